@@ -1,0 +1,33 @@
+# The two commands: `make run` (the chat on embedded defaults) and `make test` (the whole suite).
+# Both create .venv and install everything from this repository's own files.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found (Python 3.11+ is needed; set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/shipmate chat
+
+lint: $(STAMP)
+	$(BIN)/ruff check bot skills tools learner tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/policy_latency.py
+	$(BIN)/python bench/first_reply.py
+
+clean:
+	rm -rf $(VENV) .shipmate .pytest_cache .mypy_cache .ruff_cache

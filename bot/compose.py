@@ -1,0 +1,119 @@
+"""The composition root: the only place that builds real clients and wires them together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import skills.approvals
+import skills.deploy
+import skills.sandbox
+import skills.status
+from bot.channel import Channels
+from bot.clock import Clock, SystemClock
+from bot.events import EventLog, InProcessBus
+from bot.gate.approvals import ApprovalStore
+from bot.gate.audit import AuditLog
+from bot.gate.executor import Executor
+from bot.gate.gate import Gate
+from bot.gate.policy import PolicyEngine, RegorusEngine
+from bot.identity import Directory
+from bot.paths import policies_dir
+from bot.pipeline import Pipeline
+from bot.router import Router
+from bot.sdk import Registry
+from bot.settings import Settings
+from bot.store import Store
+from bot.tasks import Tasks
+from learner.suggest import NoModelSuggester
+from tools.sandbox.fleet import SandboxFleet
+
+SKILL_MODULES = (skills.deploy, skills.status, skills.approvals, skills.sandbox)
+
+
+@dataclass
+class App:
+    settings: Settings
+    store: Store
+    clock: Clock
+    events: EventLog
+    bus: InProcessBus
+    audit: AuditLog
+    engine: PolicyEngine
+    gate: Gate
+    pipeline: Pipeline
+    fleet: SandboxFleet
+    directory: Directory
+    tasks: Tasks
+    channels: Channels
+
+    async def close(self) -> None:
+        await self.tasks.cancel_all()
+        self.store.close()
+
+
+def build(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    engine: PolicyEngine | None = None,
+    registry: Registry | None = None,
+) -> App:
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    policy_dir = settings.policy_dir or policies_dir()
+    store = Store(settings.db_path)
+    events = EventLog(store)
+    bus = InProcessBus(events)
+    audit = AuditLog(store)
+    engine = engine or RegorusEngine(policy_dir)
+    tasks = Tasks()
+    channels = Channels()
+    fleet = SandboxFleet(store, clock, settings.sandbox_step_seconds)
+    executor = Executor(
+        {
+            "deploy.rollout": fleet.rollout,
+            "deploy.rollback": fleet.rollback,
+            "sandbox.fault.inject": fleet.inject_fault,
+            "sandbox.fault.clear": fleet.clear_fault,
+        }
+    )
+    gate = Gate(
+        store=store,
+        engine=engine,
+        approvals=ApprovalStore(store),
+        executor=executor,
+        audit=audit,
+        bus=bus,
+        clock=clock,
+        tasks=tasks,
+        channels=channels,
+        approval_ttl_seconds=settings.approval_ttl_seconds,
+    )
+    registry = registry or Registry.from_modules(*SKILL_MODULES)
+    pipeline = Pipeline(
+        registry=registry,
+        router=Router(registry),
+        gate=gate,
+        fleet=fleet,
+        suggester=NoModelSuggester(),
+        audit=audit,
+        bus=bus,
+        clock=clock,
+        tasks=tasks,
+        channels=channels,
+    )
+    return App(
+        settings=settings,
+        store=store,
+        clock=clock,
+        events=events,
+        bus=bus,
+        audit=audit,
+        engine=engine,
+        gate=gate,
+        pipeline=pipeline,
+        fleet=fleet,
+        directory=Directory.from_policy_dir(policy_dir),
+        tasks=tasks,
+        channels=channels,
+    )

@@ -1,0 +1,546 @@
+"""The Gate: the one choke point for side effects.
+
+submit(action): vocabulary -> policy decision (fail closed) -> deny | shadow | pending approval |
+execute. decide(approval): the requester never approves; eligibility re-checked by policy on every
+vote; N distinct approvers; expiry. Execution runs in the background under the executor's grant;
+every step is an audit record and an event with the action's correlation id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+
+from bot.channel import Channels, MessageRef, Reply, ReplyKind, SafeChannel
+from bot.clock import Clock
+from bot.events import Event, EventBus
+from bot.gate import render
+from bot.gate.approvals import ApprovalStore, PendingApproval, VoteResult
+from bot.gate.audit import AuditLog
+from bot.gate.executor import Executor
+from bot.gate.policy import DECISION_QUERY, ELIGIBILITY_QUERY, PolicyEngine, PolicyError
+from bot.models import (
+    Action,
+    ApprovalAnswer,
+    Decision,
+    EligibilityCheck,
+    ExecutionResult,
+    Outcome,
+    OutcomeStatus,
+    Principal,
+    new_id,
+)
+from bot.store import Store
+from bot.tasks import Tasks
+from bot.vocab import ACTIONS, topic_for_action
+
+log = structlog.get_logger(__name__)
+
+Notify = Callable[[Action, Outcome], Awaitable[None]]
+
+
+class Gate:
+    EXECUTIONS_DDL = """
+    CREATE TABLE IF NOT EXISTS executions (
+        idempotency_key TEXT PRIMARY KEY,
+        action_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        summary TEXT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT
+    );
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        engine: PolicyEngine,
+        approvals: ApprovalStore,
+        executor: Executor,
+        audit: AuditLog,
+        bus: EventBus,
+        clock: Clock,
+        tasks: Tasks,
+        channels: Channels,
+        approval_ttl_seconds: int,
+    ) -> None:
+        self._store = store
+        self.engine = engine
+        self.approvals = approvals
+        self._executor = executor
+        self.audit = audit
+        self._bus = bus
+        self._clock = clock
+        self._tasks = tasks
+        self._channels = channels
+        self._ttl = approval_ttl_seconds
+        self.notify: Notify | None = None  # the pipeline's follow-up dispatcher
+        store.ensure_schema(self.EXECUTIONS_DDL)
+
+    # ---- policy -------------------------------------------------------------------------
+
+    def policy_input(self, action: Action) -> dict[str, Any]:
+        now = self._clock.now()
+        return {
+            "action": {
+                "name": action.name,
+                "target": action.target,
+                "params": action.params,
+                "risk": action.risk,
+            },
+            "requester": {"name": action.requester.name, "roles": list(action.requester.roles)},
+            "origin": action.origin.model_dump(),
+            "now": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+
+    async def decide(self, action: Action) -> Decision:
+        """The policy decision for an action. Anything but a well-formed decision is a denial."""
+        if action.name not in ACTIONS:
+            return Decision.deny(
+                f"'{action.name}' is not an action shipmate knows, so it is refused.",
+                "gate.unknown_action",
+            )
+        try:
+            value = await self.engine.evaluate(DECISION_QUERY, self.policy_input(action))
+        except PolicyError as exc:
+            log.error("policy evaluation failed", action=action.name, error=str(exc))
+            return Decision.deny(
+                f"The policy engine failed ({exc}), so the action is denied (fail closed).",
+                "gate.policy_error",
+            )
+        except Exception as exc:  # an engine that crashes is still a denial
+            log.exception("policy engine crashed", action=action.name)
+            return Decision.deny(
+                f"The policy engine crashed ({type(exc).__name__}), so the "
+                "action is denied (fail closed).",
+                "gate.policy_error",
+            )
+        if value is None:
+            return Decision.deny(
+                f"No policy decides {action.name}, so it is denied (fail closed).",
+                "gate.policy_undefined",
+            )
+        try:
+            return Decision.model_validate(value)
+        except ValidationError:
+            log.error("malformed policy decision", action=action.name, value=str(value)[:500])
+            return Decision.deny(
+                "The policy returned a malformed decision, so the action is denied (fail closed).",
+                "gate.policy_malformed",
+            )
+
+    async def eligibility(self, approval: PendingApproval, approver: Principal) -> EligibilityCheck:
+        doc = self.policy_input(approval.action)
+        doc["approver"] = {"name": approver.name, "roles": list(approver.roles)}
+        doc["decision"] = approval.decision.model_dump(mode="json")
+        try:
+            value = await self.engine.evaluate(ELIGIBILITY_QUERY, doc)
+            if value is None:
+                raise PolicyError("eligibility is undefined")
+            return EligibilityCheck.model_validate(
+                {"eligible": value.get("eligible") is True, "reasons": value.get("reasons", [])}
+            )
+        except (PolicyError, ValidationError, AttributeError) as exc:
+            log.error("eligibility check failed", approval=approval.id, error=str(exc))
+            return EligibilityCheck(
+                eligible=False,
+                reasons=(
+                    "The approval policy could not be evaluated, so no approval is accepted "
+                    "(fail closed).",
+                ),
+            )
+
+    # ---- submit -------------------------------------------------------------------------
+
+    async def submit(self, action: Action, channel: SafeChannel) -> Outcome:
+        decision = await self.decide(action)
+        await self._record(
+            action,
+            "decision",
+            action.requester.name,
+            "policy.decided",
+            "compliance",
+            {
+                "action": action.model_dump(mode="json"),
+                "engine": self.engine.name,
+                "decision": decision.model_dump(mode="json"),
+            },
+        )
+        thread = action.origin.thread
+        if not decision.allow:
+            await channel.post(render.denial(action, decision), thread)
+            return Outcome(
+                action_id=action.id,
+                status=OutcomeStatus.DENIED,
+                decision=decision,
+                message=" ".join(decision.reasons),
+            )
+        if self._executed(action.idempotency_key):
+            await channel.post(
+                Reply(
+                    kind=ReplyKind.INFO,
+                    text="This request was already carried out; not running it twice.",
+                ),
+                thread,
+            )
+            return Outcome(action_id=action.id, status=OutcomeStatus.DUPLICATE, decision=decision)
+        if decision.mode == "shadow":
+            await self._record(
+                action,
+                "shadow",
+                action.requester.name,
+                "action.shadowed",
+                topic_for_action(action.name),
+                {"decision": decision.model_dump()},
+            )
+            await channel.post(render.shadow(action, decision), thread)
+            return Outcome(action_id=action.id, status=OutcomeStatus.SHADOW, decision=decision)
+        if decision.approvals_required > 0:
+            approval = self.approvals.create(
+                new_id("ap"), action, decision, self._clock.now(), self._ttl
+            )
+            ref = await channel.post(render.approval_request(approval), thread)
+            if ref.id:
+                self.approvals.set_message(approval.id, ref.id)
+            await self._record(
+                action,
+                "approval.requested",
+                action.requester.name,
+                "approval.requested",
+                "compliance",
+                {
+                    "approval_id": approval.id,
+                    "required": approval.required,
+                    "eligible": list(decision.eligible_approvers),
+                    "expires_at": approval.expires_at.isoformat(),
+                },
+            )
+            return Outcome(
+                action_id=action.id,
+                status=OutcomeStatus.PENDING,
+                decision=decision,
+                approval_id=approval.id,
+            )
+        await channel.post(render.allowed(action, decision), thread)
+        return self._start(action, decision, channel)
+
+    # ---- approvals ----------------------------------------------------------------------
+
+    async def vote(
+        self, approver: Principal, approval_id: str | None, approve: bool, channel: SafeChannel
+    ) -> ApprovalAnswer:
+        now = self._clock.now()
+        approval = (
+            self.approvals.get(approval_id)
+            if approval_id
+            else self.approvals.latest_pending(channel.channel_id, now, approver.name)
+        )
+        if approval is None:
+            what = (
+                f"No approval with id {approval_id}."
+                if approval_id
+                else "There is no pending approval in this channel."
+            )
+            return ApprovalAnswer(kind=ReplyKind.ERROR, text=what)
+        verb = "approve" if approve else "deny"
+        if approval.status != "pending":
+            return ApprovalAnswer(
+                kind=ReplyKind.INFO,
+                approval_id=approval.id,
+                text=f"Approval {approval.id} is already {approval.status}"
+                f"{' by ' + approval.decided_by if approval.decided_by else ''}.",
+            )
+        action = approval.action
+        target_channel = self._channels.resolve(action.origin) or channel
+        if approval.expires_at <= now:
+            if self.approvals.expire(approval.id):
+                await self._closed(
+                    approval,
+                    target_channel,
+                    "expired before anyone approved it; nothing was changed.",
+                    ReplyKind.WARNING,
+                    "approval.expired",
+                    approver,
+                )
+            return ApprovalAnswer(
+                kind=ReplyKind.DENIED,
+                approval_id=approval.id,
+                text=f"Approval {approval.id} expired at "
+                f"{approval.expires_at:%H:%M UTC}; ask for it again.",
+            )
+        is_requester = approver.name == action.requester.name
+        if is_requester and not approve:
+            withdrawn = self.approvals.vote(approval.id, approver.name, False, now)
+            if withdrawn is VoteResult.REJECTED:
+                await self._closed(
+                    approval,
+                    target_channel,
+                    f"withdrawn by {approver.name}.",
+                    ReplyKind.WARNING,
+                    "approval.withdrawn",
+                    approver,
+                )
+                return ApprovalAnswer(
+                    kind=ReplyKind.INFO,
+                    approval_id=approval.id,
+                    text=f"Withdrawn: {action.summary}.",
+                )
+            return ApprovalAnswer(
+                kind=ReplyKind.INFO,
+                approval_id=approval.id,
+                text=f"Approval {approval.id} was already decided.",
+            )
+        # The requester can never approve, whatever the policy data says (defence in depth).
+        check = (
+            EligibilityCheck(
+                eligible=False, reasons=("The requester cannot approve their own action.",)
+            )
+            if is_requester
+            else await self.eligibility(approval, approver)
+        )
+        if not check.eligible:
+            await self._record(
+                action,
+                "approval.refused",
+                approver.name,
+                "approval.refused",
+                "compliance",
+                {"approval_id": approval.id, "verb": verb, "reasons": list(check.reasons)},
+            )
+            who = ", ".join(n for n in approval.decision.eligible_approvers if n != approver.name)
+            return ApprovalAnswer(
+                kind=ReplyKind.DENIED,
+                approval_id=approval.id,
+                text=f"{approver.name} may not {verb} {action.summary}: "
+                f"{' '.join(check.reasons)} Who can: {who or 'nobody'}.",
+            )
+        result = self.approvals.vote(approval.id, approver.name, approve, now)
+        return await self._after_vote(approval, approver, result, target_channel)
+
+    async def _after_vote(
+        self,
+        approval: PendingApproval,
+        approver: Principal,
+        result: VoteResult,
+        channel: SafeChannel,
+    ) -> ApprovalAnswer:
+        action = approval.action
+        if result is VoteResult.APPROVED:
+            when = self._clock.now().strftime("%H:%M UTC")
+            await self._closed(
+                approval,
+                channel,
+                f"approved by {approver.name} at {when}.",
+                ReplyKind.SUCCESS,
+                "approval.granted",
+                approver,
+            )
+            await channel.post(
+                Reply(kind=ReplyKind.INFO, text=f"Approved by {approver.name}. Starting."),
+                action.origin.thread,
+            )
+            self._start(action, approval.decision, channel)
+            return ApprovalAnswer(
+                kind=ReplyKind.SUCCESS, approval_id=approval.id, text=f"Approved: {action.summary}."
+            )
+        if result is VoteResult.REJECTED:
+            await self._closed(
+                approval,
+                channel,
+                f"denied by {approver.name}; nothing was changed.",
+                ReplyKind.DENIED,
+                "approval.rejected",
+                approver,
+            )
+            return ApprovalAnswer(
+                kind=ReplyKind.INFO, approval_id=approval.id, text=f"Denied: {action.summary}."
+            )
+        if result is VoteResult.RECORDED:
+            fresh = self.approvals.get(approval.id)
+            have = len(fresh.approvers) if fresh else 1
+            await self._record(
+                action,
+                "approval.vote",
+                approver.name,
+                "approval.vote",
+                "compliance",
+                {"approval_id": approval.id, "have": have, "required": approval.required},
+            )
+            text = (
+                f"{approver.name} approved ({have} of {approval.required}); waiting for "
+                f"{approval.required - have} more."
+            )
+            await channel.post(Reply(kind=ReplyKind.INFO, text=text), action.origin.thread)
+            return ApprovalAnswer(kind=ReplyKind.INFO, approval_id=approval.id, text=text)
+        if result is VoteResult.ALREADY_VOTED:
+            return ApprovalAnswer(
+                kind=ReplyKind.INFO,
+                approval_id=approval.id,
+                text="You already approved this; another approver is needed.",
+            )
+        if result is VoteResult.EXPIRED:
+            await self._closed(
+                approval,
+                channel,
+                "expired before anyone approved it; nothing was changed.",
+                ReplyKind.WARNING,
+                "approval.expired",
+                approver,
+            )
+            return ApprovalAnswer(
+                kind=ReplyKind.DENIED,
+                approval_id=approval.id,
+                text=f"Approval {approval.id} has expired; ask for it again.",
+            )
+        current = self.approvals.get(approval.id)
+        state = current.status if current else "gone"
+        by = f" by {current.decided_by}" if current and current.decided_by else ""
+        return ApprovalAnswer(
+            kind=ReplyKind.INFO,
+            approval_id=approval.id,
+            text=f"Approval {approval.id} was already {state}{by}.",
+        )
+
+    async def _closed(
+        self,
+        approval: PendingApproval,
+        channel: SafeChannel,
+        text: str,
+        kind: ReplyKind,
+        event_type: str,
+        actor: Principal,
+    ) -> None:
+        await self._record(
+            approval.action,
+            event_type,
+            actor.name,
+            event_type,
+            "compliance",
+            {"approval_id": approval.id, "text": text},
+        )
+        if approval.message_id:
+            ref = MessageRef(
+                channel=approval.action.origin.channel,
+                id=approval.message_id,
+                thread=approval.action.origin.thread,
+            )
+            await channel.update(ref, render.approval_closed(approval, text, kind))
+        if event_type != "approval.granted":
+            await channel.post(
+                Reply(kind=kind, text=f"{approval.action.summary}: {text}"),
+                approval.action.origin.thread,
+            )
+            if self.notify and event_type in {
+                "approval.rejected",
+                "approval.expired",
+                "approval.withdrawn",
+            }:
+                status = (
+                    OutcomeStatus.EXPIRED
+                    if event_type == "approval.expired"
+                    else OutcomeStatus.REJECTED
+                )
+                await self.notify(
+                    approval.action,
+                    Outcome(action_id=approval.action.id, status=status, message=text),
+                )
+
+    # ---- execution ----------------------------------------------------------------------
+
+    def _executed(self, key: str) -> bool:
+        return (
+            self._store.one("SELECT 1 FROM executions WHERE idempotency_key=?", (key,)) is not None
+        )
+
+    def _start(self, action: Action, decision: Decision, channel: SafeChannel) -> Outcome:
+        with self._store.tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO executions(idempotency_key, action_id, name, status,"
+                " started_at) VALUES (?,?,?,?,?)",
+                (
+                    action.idempotency_key,
+                    action.id,
+                    action.name,
+                    "running",
+                    self._clock.now().isoformat(),
+                ),
+            )
+        if cur.rowcount == 0:
+            return Outcome(action_id=action.id, status=OutcomeStatus.DUPLICATE, decision=decision)
+        self._tasks.spawn(self._run(action, channel), name=f"execute:{action.id}")
+        return Outcome(action_id=action.id, status=OutcomeStatus.STARTED, decision=decision)
+
+    async def _run(self, action: Action, channel: SafeChannel) -> None:
+        topic = topic_for_action(action.name)
+        await self._record(action, "execution.started", "shipmate", "action.started", topic, {})
+
+        async def progress(text: str) -> None:
+            await channel.post(Reply(kind=ReplyKind.PROGRESS, text=text), action.origin.thread)
+
+        result: ExecutionResult = await self._executor.run(action, progress)
+        with self._store.tx() as db:
+            db.execute(
+                "UPDATE executions SET status=?, summary=?, finished_at=? WHERE idempotency_key=?",
+                (
+                    result.status,
+                    result.summary,
+                    self._clock.now().isoformat(),
+                    action.idempotency_key,
+                ),
+            )
+        await self._record(
+            action,
+            "outcome",
+            "shipmate",
+            f"action.{result.status}",
+            topic,
+            {"status": result.status, "summary": result.summary, "details": result.details},
+        )
+        outcome = Outcome(
+            action_id=action.id,
+            status=OutcomeStatus(result.status),
+            message=result.summary,
+            details=result.details,
+        )
+        if self.notify:
+            await self.notify(action, outcome)
+        else:
+            kind = ReplyKind.SUCCESS if result.status == "succeeded" else ReplyKind.ERROR
+            await channel.post(Reply(kind=kind, text=result.summary), action.origin.thread)
+
+    # ---- audit + events -----------------------------------------------------------------
+
+    async def _record(
+        self,
+        action: Action,
+        kind: str,
+        actor: str,
+        event_type: str,
+        topic: str,
+        payload: dict[str, Any],
+    ) -> None:
+        now: datetime = self._clock.now()
+        body = {"action_id": action.id, "action": action.name, "target": action.target, **payload}
+        self.audit.append(
+            time=now,
+            kind=kind,
+            actor=actor,
+            door=action.origin.transport,
+            correlation_id=action.correlation_id,
+            payload=body,
+        )
+        event = Event(
+            type=event_type,
+            time=now,
+            topic=topic,
+            correlation_id=action.correlation_id,
+            actor=actor,
+            data=body,
+        )
+        await self._bus.publish(event)

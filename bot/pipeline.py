@@ -1,0 +1,159 @@
+"""The one pipeline every door calls: Request -> Router -> skill(ctx). Never silent: every
+failure becomes one clear sentence where the request came from; the detail goes to the log."""
+
+from __future__ import annotations
+
+import structlog
+from pydantic import ValidationError
+
+from bot.channel import Channel, Channels, Reply, ReplyKind, SafeChannel
+from bot.clock import Clock
+from bot.events import Event, EventBus
+from bot.gate.audit import AuditLog
+from bot.gate.gate import Gate
+from bot.models import Action, Outcome, Principal, Request
+from bot.ports import DeployReader
+from bot.router import RouteError, Router
+from bot.sdk import Registry, SkillContext, UserError
+from bot.tasks import Tasks
+from learner.suggest import Suggester
+
+log = structlog.get_logger(__name__)
+
+
+def _validation_sentence(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {msg}" if where and not msg.startswith(where) else msg)
+    return "; ".join(parts).rstrip(".") + "."
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        router: Router,
+        gate: Gate,
+        fleet: DeployReader,
+        suggester: Suggester,
+        audit: AuditLog,
+        bus: EventBus,
+        clock: Clock,
+        tasks: Tasks,
+        channels: Channels,
+    ) -> None:
+        self.registry = registry
+        self.router = router
+        self.gate = gate
+        self.fleet = fleet
+        self.suggester = suggester
+        self.audit = audit
+        self.bus = bus
+        self.clock = clock
+        self.tasks = tasks
+        self.channels = channels
+        gate.notify = self._followup
+
+    def _context(
+        self,
+        principal: Principal,
+        channel: SafeChannel,
+        request: Request | None,
+        action: Action | None = None,
+    ) -> SkillContext:
+        origin = action.origin if action else request.origin if request else None
+        assert origin is not None
+        return SkillContext(
+            principal=principal,
+            origin=origin,
+            channel=channel,
+            gate=self.gate,
+            fleet=self.fleet,
+            suggester=self.suggester,
+            registry=self.registry,
+            now=self.clock.now,
+            request=request,
+            correlation_id=action.correlation_id if action else None,
+        )
+
+    async def handle(self, request: Request, channel: Channel) -> None:
+        safe = channel if isinstance(channel, SafeChannel) else SafeChannel(channel)
+        bound = log.bind(
+            request_id=request.id, user=request.principal.name, door=request.origin.transport
+        )
+        now = self.clock.now()
+        self.audit.append(
+            time=now,
+            kind="request",
+            actor=request.principal.name,
+            door=request.origin.transport,
+            correlation_id=request.id,
+            payload={
+                "text": request.text,
+                "channel": request.origin.channel,
+                "roles": list(request.principal.roles),
+            },
+        )
+        await self.bus.publish(
+            Event(
+                type="request.received",
+                time=now,
+                topic="requests",
+                correlation_id=request.id,
+                actor=request.principal.name,
+                data={"text": request.text, "door": request.origin.transport},
+            )
+        )
+        thread = request.origin.thread
+        try:
+            intent = self.router.route(request.text)
+            spec = self.registry.skills[intent.skill]
+            try:
+                slots = spec.slots.model_validate(intent.slots)
+            except ValidationError as exc:
+                raise UserError(_validation_sentence(exc), spec.usage) from None
+            ctx = self._context(request.principal, safe, request)
+            await spec.fn(ctx, slots)
+        except (RouteError, UserError) as exc:
+            text = str(exc) + (f" Usage: {exc.usage}" if exc.usage else "")
+            await safe.post(Reply(kind=ReplyKind.ERROR, text=text), thread)
+        except Exception:
+            bound.exception("skill failed")
+            await safe.post(
+                Reply(
+                    kind=ReplyKind.ERROR,
+                    text=f"Something went wrong while handling that (reference "
+                    f"{request.id}); the details are in shipmate's log.",
+                ),
+                thread,
+            )
+
+    async def _followup(self, action: Action, outcome: Outcome) -> None:
+        channel = self.channels.resolve(action.origin)
+        if channel is None:
+            log.error("no channel for the origin of an action", origin=action.origin.model_dump())
+            return
+        hook = self.registry.followups.get(action.followup or "")
+        if hook is None:
+            kind = ReplyKind.SUCCESS if outcome.status == "succeeded" else ReplyKind.ERROR
+            await channel.post(Reply(kind=kind, text=outcome.message), action.origin.thread)
+            return
+        ctx = self._context(action.requester, channel, None, action)
+        try:
+            await hook(ctx, action, outcome)
+        except Exception:
+            log.exception("follow-up failed", followup=action.followup, action_id=action.id)
+            await channel.post(
+                Reply(
+                    kind=ReplyKind.ERROR,
+                    text=f"{action.summary}: {outcome.status}. (Reporting the "
+                    "details failed; see shipmate's log.)",
+                ),
+                action.origin.thread,
+            )
+
+    async def drain(self) -> None:
+        await self.tasks.drain()

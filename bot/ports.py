@@ -1,0 +1,38 @@
+"""What skills may read about the world: read-only ports the composition root fills with tools.
+Pure data and protocols only, so skills can depend on it without reaching any tool."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Protocol
+
+from bot.models import Frozen
+
+# How a writer reports a step of long work: one sentence, posted in the story's thread.
+Progress = Callable[[str], Awaitable[None]]
+
+
+class Health(Frozen):
+    request_rate: float  # requests per second
+    error_rate: float  # 0..1
+    latency_p95_ms: float
+
+
+class ServiceState(Frozen):
+    service: str
+    environment: str
+    tier: int
+    version: str
+    previous_version: str | None
+    replicas: int
+    status: str  # "stable" | "rolling out" | "rolling back" | ...
+    updated_at: datetime
+    health: Health
+    target: str  # what kind of deploy target holds it, e.g. "sandbox"
+
+
+class DeployReader(Protocol):
+    async def services(self) -> list[ServiceState]: ...
+
+    async def service(self, name: str, environment: str) -> ServiceState | None: ...

@@ -1,0 +1,55 @@
+"""Settings from the environment (prefix SHIPMATE_) and one optional YAML file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHIPMATE_", extra="ignore")
+
+    # All local state (SQLite store: approvals, audit, events, sandbox) lives under here.
+    home: Path = Path(".shipmate")
+    # Policy folder; default: the shipped policies/.
+    policy_dir: Path | None = None
+    approval_ttl_seconds: int = 3600
+    # Simulated seconds per sandbox rollout step (0 in tests and benchmarks).
+    sandbox_step_seconds: float = 0.4
+    # The chat's user at start (`/as NAME` switches).
+    chat_user: str = "alice"
+    chat_channel: str = "#sandbox"
+    log_level: str = "INFO"
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "shipmate.db"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "shipmate.log"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments, environment, then the YAML file (SHIPMATE_CONFIG).
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get("SHIPMATE_CONFIG")
+        if config:
+            if not Path(config).is_file():
+                raise FileNotFoundError(f"SHIPMATE_CONFIG points at {config}, which does not exist")
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config))
+        return tuple(sources)

@@ -1,0 +1,1 @@
+"""The learner: advisory rollout-strategy suggestions. It never holds a writer."""

@@ -1,0 +1,1 @@
+"""Business logic, one module per capability. Skills import bot.sdk and pure helpers only."""

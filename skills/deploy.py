@@ -1,0 +1,244 @@
+"""Deploys and rollbacks: plan, the learner's suggestion, policy, approval, execution step by step
+in the deployment's thread, and a final summary."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from bot.sdk import (
+    Action,
+    Arg,
+    DeployContext,
+    Outcome,
+    OutcomeStatus,
+    Reply,
+    ReplyKind,
+    ServiceState,
+    SkillContext,
+    UserError,
+    followup,
+    skill,
+)
+from bot.vocab import Environment, Strategy, normalize_env, normalize_strategy
+
+DEPLOY_USAGE = "/deploy <service> <version> [to <env>] [--strategy rolling|canary|bluegreen]"
+ROLLBACK_USAGE = "/rollback <service> [env]"
+
+_VERSION = re.compile(r"^v?[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$")
+_SERVICE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+STEPS: dict[str, str] = {
+    "rolling": "replace replicas 25 % at a time, health check after each batch",
+    "canary": "shift 10 % -> 25 % -> 50 % -> 100 %, compare canary with baseline at each step",
+    "bluegreen": "start green beside blue, health check, switch traffic, keep blue for rollback",
+}
+
+
+def _service(value: str) -> str:
+    value = value.strip().lower()
+    if not _SERVICE.match(value):
+        raise ValueError(f"'{value}' is not a service name (lowercase letters, digits, dashes)")
+    return value
+
+
+class DeploySlots(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    service: str
+    version: str
+    environment: Environment = "staging"
+    strategy: Strategy = "rolling"
+
+    _svc = field_validator("service")(_service)
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not _VERSION.match(value):
+            raise ValueError(f"'{value}' is not a version (e.g. 1.5.0 or v2.0.1-rc1)")
+        return value
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _env(cls, value: str) -> str:
+        return normalize_env(value)
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _strategy(cls, value: str) -> str:
+        return normalize_strategy(value)
+
+
+class RollbackSlots(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    service: str
+    environment: Environment | None = None
+
+    _svc = field_validator("service")(_service)
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _env(cls, value: str | None) -> str | None:
+        return normalize_env(value) if value else None
+
+
+async def _known(ctx: SkillContext, service: str, environment: str, usage: str) -> ServiceState:
+    state = await ctx.fleet.service(service, environment)
+    if state is not None:
+        return state
+    fleet = await ctx.fleet.services()
+    names = sorted({s.service for s in fleet})
+    if service not in names:
+        raise UserError(f"Unknown service '{service}'. Known services: {', '.join(names)}.", usage)
+    envs = sorted(s.environment for s in fleet if s.service == service)
+    raise UserError(f"{service} has no {environment} environment (it runs in {', '.join(envs)}).")
+
+
+def _title(summary: str, requester: str) -> str:
+    return f"{summary[:1].upper()}{summary[1:]}, requested by {requester}"
+
+
+def _parent(title: str, status: str, kind: ReplyKind = ReplyKind.INFO) -> Reply:
+    return Reply(kind=kind, text=title, fields=(("Status", status),))
+
+
+_STATUS = {
+    OutcomeStatus.DENIED: ("denied by policy", ReplyKind.DENIED),
+    OutcomeStatus.PENDING: ("waiting for approval", ReplyKind.APPROVAL),
+    OutcomeStatus.STARTED: ("in progress", ReplyKind.PROGRESS),
+    OutcomeStatus.SHADOW: ("shadow mode: recorded, not run", ReplyKind.INFO),
+    OutcomeStatus.DUPLICATE: ("already done", ReplyKind.INFO),
+}
+
+
+@skill(
+    "deploy",
+    command="deploy",
+    usage=DEPLOY_USAGE,
+    summary="Deploy a version of a service (staging by default).",
+    slots=DeploySlots,
+    args=(
+        Arg("service", required=True),
+        Arg("version", required=True),
+        Arg("environment", keyword="to"),
+        Arg("strategy", flag="--strategy"),
+    ),
+    examples=("/deploy checkout 1.5.0 to production --strategy canary",),
+)
+async def deploy(ctx: SkillContext, s: DeploySlots) -> None:
+    state = await _known(ctx, s.service, s.environment, DEPLOY_USAGE)
+    if state.version == s.version:
+        await ctx.reply(f"{s.service} in {s.environment} is already on {s.version}; nothing to do.")
+        return
+    if state.status != "stable":
+        raise UserError(
+            f"{s.service} in {s.environment} is busy ({state.status}); wait for it "
+            "to finish, or /rollback."
+        )
+    suggestion = ctx.suggest(
+        DeployContext(
+            service=s.service,
+            environment=s.environment,
+            tier=state.tier,
+            from_version=state.version,
+            to_version=s.version,
+            requested_strategy=s.strategy,
+        )
+    )
+    summary = f"deploy {s.service} {state.version} -> {s.version} to {s.environment} ({s.strategy})"
+    title = _title(summary, ctx.principal.name)
+    await ctx.open_thread(_parent(title, "planning"), correlation_id=f"dep-{ctx.correlation_id}")
+    await ctx.reply(
+        Reply(
+            text=f"Plan: {s.service} in {s.environment} from {state.version} to {s.version}.",
+            fields=(
+                ("Strategy", f"{s.strategy}: {STEPS[s.strategy]}"),
+                ("Replicas", str(state.replicas)),
+                ("Target", state.target),
+                ("Suggestion", suggestion.sentence()),
+            ),
+        )
+    )
+    outcome = await ctx.act(
+        "deploy.rollout",
+        f"{s.service}/{s.environment}",
+        params={
+            "service": s.service,
+            "environment": s.environment,
+            "version": s.version,
+            "from_version": state.version,
+            "strategy": s.strategy,
+        },
+        risk={"tier": state.tier},
+        summary=summary,
+        followup="deploy.finished",
+    )
+    status, kind = _STATUS.get(outcome.status, (outcome.status.value, ReplyKind.INFO))
+    await ctx.update_parent(_parent(title, status, kind))
+
+
+@skill(
+    "rollback",
+    command="rollback",
+    usage=ROLLBACK_USAGE,
+    summary="Roll a service back to its previous version (the last environment changed, "
+    "unless you name one).",
+    slots=RollbackSlots,
+    args=(Arg("service", required=True), Arg("environment")),
+    examples=("/rollback checkout production",),
+)
+async def rollback(ctx: SkillContext, s: RollbackSlots) -> None:
+    if s.environment is None:
+        mine = [x for x in await ctx.fleet.services() if x.service == s.service]
+        if not mine:
+            await _known(ctx, s.service, "production", ROLLBACK_USAGE)
+        environment = max(mine, key=lambda x: x.updated_at).environment
+    else:
+        environment = s.environment
+    state = await _known(ctx, s.service, environment, ROLLBACK_USAGE)
+    if not state.previous_version:
+        raise UserError(
+            f"{s.service} in {environment} has no earlier version to roll back to "
+            f"(it is on {state.version})."
+        )
+    summary = f"roll {s.service} back {state.version} -> {state.previous_version} in {environment}"
+    title = _title(summary, ctx.principal.name)
+    await ctx.open_thread(_parent(title, "planning"), correlation_id=f"dep-{ctx.correlation_id}")
+    outcome = await ctx.act(
+        "deploy.rollback",
+        f"{s.service}/{environment}",
+        params={
+            "service": s.service,
+            "environment": environment,
+            "from_version": state.version,
+            "to_version": state.previous_version,
+        },
+        risk={"tier": state.tier},
+        summary=summary,
+        followup="deploy.finished",
+    )
+    status, kind = _STATUS.get(outcome.status, (outcome.status.value, ReplyKind.INFO))
+    await ctx.update_parent(_parent(title, status, kind))
+
+
+@followup("deploy.finished")
+async def deploy_finished(ctx: SkillContext, action: Action, outcome: Outcome) -> None:
+    """Final summary in the thread, and the parent message updated in place."""
+    final = {
+        OutcomeStatus.SUCCEEDED: ("done", ReplyKind.SUCCESS, "Done"),
+        OutcomeStatus.ROLLED_BACK: (
+            "failed, rolled back",
+            ReplyKind.ERROR,
+            "Failed and rolled back",
+        ),
+        OutcomeStatus.FAILED: ("failed", ReplyKind.ERROR, "Failed"),
+        OutcomeStatus.REJECTED: ("denied by approver", ReplyKind.DENIED, ""),
+        OutcomeStatus.EXPIRED: ("approval expired", ReplyKind.WARNING, ""),
+    }
+    status, kind, verb = final.get(outcome.status, (outcome.status.value, ReplyKind.INFO, ""))
+    if verb:
+        await ctx.reply(Reply(kind=kind, text=f"{verb}: {outcome.message}"))
+    await ctx.update_parent(_parent(_title(action.summary, action.requester.name), status, kind))

@@ -1,0 +1,1 @@
+"""The sandbox: a simulated fleet for `shipmate chat`, demos and tests. It is not a cluster."""

@@ -1,0 +1,326 @@
+"""The sandbox fleet: simulated services with telemetry per version, rolled out with rolling,
+canary and blue/green at a configurable simulated speed. State lives in the shared SQLite file.
+
+Health model (simulated): a good version serves ~0.3 % errors at its base latency; a version
+marked bad (`/sandbox break`) serves ~9 % errors at 4x the latency. A step is healthy when the
+new version's error rate is at most 1 % and its p95 at most twice the service's base latency.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.clock import Clock
+from bot.models import Action, ExecutionResult
+from bot.ports import Health, Progress, ServiceState
+from bot.store import Store
+from tools.guard import writer
+
+MAX_ERROR_RATE = 0.01
+MAX_LATENCY_FACTOR = 2.0
+CANARY_STEPS = (10, 25, 50, 100)
+
+DEFAULT_CONFIG = Path(__file__).with_name("fleet.yaml")
+
+
+def _jitter(*parts: str) -> float:
+    """A stable number in [0, 1) per service/version, so telemetry is repeatable."""
+    digest = hashlib.sha256("|".join(parts).encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32
+
+
+class SandboxFleet:
+    DDL = """
+    CREATE TABLE IF NOT EXISTS sandbox_services (
+        service TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        tier INTEGER NOT NULL,
+        version TEXT NOT NULL,
+        previous_version TEXT,
+        target_version TEXT,
+        new_replicas INTEGER NOT NULL DEFAULT 0,
+        replicas INTEGER NOT NULL,
+        base_rps REAL NOT NULL,
+        base_latency_ms REAL NOT NULL,
+        status TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (service, environment)
+    );
+    CREATE TABLE IF NOT EXISTS sandbox_faults (
+        service TEXT NOT NULL,
+        version TEXT NOT NULL,
+        PRIMARY KEY (service, version)
+    );
+    """
+
+    def __init__(
+        self, store: Store, clock: Clock, step_seconds: float, config: Path = DEFAULT_CONFIG
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self.step_seconds = step_seconds
+        store.ensure_schema(self.DDL)
+        if store.one("SELECT 1 FROM sandbox_services LIMIT 1") is None:
+            self._seed(config)
+        self._recover()
+
+    def _seed(self, config: Path) -> None:
+        spec = yaml.safe_load(config.read_text())["services"]
+        now = self._clock.now().isoformat()
+        with self._store.tx() as db:
+            for name, svc in spec.items():
+                for env, version in svc["versions"].items():
+                    db.execute(
+                        "INSERT INTO sandbox_services(service, environment, tier, version,"
+                        " replicas, base_rps, base_latency_ms, status, updated_at)"
+                        " VALUES (?,?,?,?,?,?,?,?,?)",
+                        (
+                            name,
+                            env,
+                            svc["tier"],
+                            str(version),
+                            svc["replicas"],
+                            svc["base_rps"],
+                            svc["base_latency_ms"],
+                            "stable",
+                            now,
+                        ),
+                    )
+
+    def _recover(self) -> None:
+        """A rollout interrupted by a restart leaves the old version serving: the simulated
+        controller drains the unfinished new replicas."""
+        with self._store.tx() as db:
+            db.execute(
+                "UPDATE sandbox_services SET target_version=NULL, new_replicas=0,"
+                " status='stable' WHERE status!='stable'"
+            )
+
+    # ---- reader ---------------------------------------------------------------------------
+
+    def _bad(self, service: str, version: str) -> bool:
+        return (
+            self._store.one(
+                "SELECT 1 FROM sandbox_faults WHERE service=? AND version=?", (service, version)
+            )
+            is not None
+        )
+
+    def health_of(self, row: Any, version: str) -> Health:
+        j = _jitter(row["service"], version)
+        base = float(row["base_latency_ms"])
+        if self._bad(row["service"], version):
+            return Health(
+                request_rate=row["base_rps"],
+                error_rate=0.08 + 0.02 * j,
+                latency_p95_ms=base * (4.0 + j),
+            )
+        return Health(
+            request_rate=row["base_rps"],
+            error_rate=0.002 + 0.002 * j,
+            latency_p95_ms=base * (1.0 + 0.1 * j),
+        )
+
+    def _state(self, row: Any) -> ServiceState:
+        return ServiceState(
+            service=row["service"],
+            environment=row["environment"],
+            tier=row["tier"],
+            version=row["version"],
+            previous_version=row["previous_version"],
+            replicas=row["replicas"],
+            status=row["status"],
+            updated_at=datetime.fromisoformat(row["updated_at"]),
+            health=self.health_of(row, row["version"]),
+            target="sandbox",
+        )
+
+    def _row(self, service: str, environment: str) -> Any:
+        return self._store.one(
+            "SELECT * FROM sandbox_services WHERE service=? AND environment=?",
+            (service, environment),
+        )
+
+    async def services(self) -> list[ServiceState]:
+        rows = self._store.query("SELECT * FROM sandbox_services ORDER BY service, environment")
+        return [self._state(r) for r in rows]
+
+    async def service(self, name: str, environment: str) -> ServiceState | None:
+        row = self._row(name, environment)
+        return self._state(row) if row else None
+
+    # ---- writer ---------------------------------------------------------------------------
+
+    def _set(self, service: str, env: str, **cols: Any) -> None:
+        cols["updated_at"] = self._clock.now().isoformat()
+        assignments = ", ".join(f"{k}=?" for k in cols)
+        with self._store.tx() as db:
+            db.execute(
+                f"UPDATE sandbox_services SET {assignments} WHERE service=? AND environment=?",
+                (*cols.values(), service, env),
+            )
+
+    def _healthy(self, row: Any, h: Health) -> bool:
+        return h.error_rate <= MAX_ERROR_RATE and h.latency_p95_ms <= MAX_LATENCY_FACTOR * float(
+            row["base_latency_ms"]
+        )
+
+    @staticmethod
+    def _describe(h: Health) -> str:
+        return f"error rate {h.error_rate:.1%}, p95 {h.latency_p95_ms:.0f} ms"
+
+    @writer
+    async def rollout(self, action: Action, progress: Progress) -> ExecutionResult:
+        p = action.params
+        service, env, version = p["service"], p["environment"], p["version"]
+        strategy = p.get("strategy", "rolling")
+        row = self._row(service, env)
+        if row is None:
+            return ExecutionResult(
+                status="failed", summary=f"{service} has no {env} in the sandbox."
+            )
+        if row["status"] != "stable":
+            return ExecutionResult(
+                status="failed",
+                summary=f"{service} in {env} is busy ({row['status']}); nothing was changed.",
+            )
+        old = row["version"]
+        self._set(
+            service, env, target_version=version, new_replicas=0, status=f"{strategy} to {version}"
+        )
+        run = {"rolling": self._rolling, "canary": self._canary, "bluegreen": self._bluegreen}
+        healthy, detail = await run[strategy](row, version, old, progress)
+        if not healthy:
+            await progress(f"Rolling back {service} in {env} to {old}.")
+            await self._clock.sleep(self.step_seconds)
+            self._set(service, env, target_version=None, new_replicas=0, status="stable")
+            return ExecutionResult(
+                status="rolled_back",
+                summary=f"{version} failed its health check ({detail}); {service} in {env} is "
+                f"back on {old}, all {row['replicas']} replicas.",
+                details={"from": old, "to": version, "serving": old, "strategy": strategy},
+            )
+        self._set(
+            service,
+            env,
+            version=version,
+            previous_version=old,
+            target_version=None,
+            new_replicas=0,
+            status="stable",
+        )
+        return ExecutionResult(
+            status="succeeded",
+            summary=f"{service} in {env} is on {version} ({row['replicas']} of {row['replicas']} "
+            f"replicas, {detail}).",
+            details={"from": old, "to": version, "serving": version, "strategy": strategy},
+        )
+
+    async def _rolling(
+        self, row: Any, version: str, old: str, progress: Progress
+    ) -> tuple[bool, str]:
+        total = int(row["replicas"])
+        batch = max(1, math.ceil(total * 0.25))  # maxSurge 25 %
+        done = 0
+        h = self.health_of(row, version)
+        while done < total:
+            await self._clock.sleep(self.step_seconds)
+            done = min(total, done + batch)
+            self._set(
+                row["service"],
+                row["environment"],
+                new_replicas=done,
+                status=f"rolling {done}/{total} to {version}",
+            )
+            await progress(f"Rolling: {done}/{total} replicas on {version}; {self._describe(h)}.")
+            if not self._healthy(row, h):
+                return False, self._describe(h)
+        return True, self._describe(h)
+
+    async def _canary(
+        self, row: Any, version: str, old: str, progress: Progress
+    ) -> tuple[bool, str]:
+        h, base = self.health_of(row, version), self.health_of(row, old)
+        for weight in CANARY_STEPS:
+            await self._clock.sleep(self.step_seconds)
+            self._set(row["service"], row["environment"], status=f"canary {weight}% {version}")
+            verdict = "healthy" if self._healthy(row, h) else "failing"
+            await progress(
+                f"Canary at {weight}%: {version} {self._describe(h)} vs {old} "
+                f"{self._describe(base)}: {verdict}."
+            )
+            if not self._healthy(row, h):
+                return False, self._describe(h)
+        return True, self._describe(h)
+
+    async def _bluegreen(
+        self, row: Any, version: str, old: str, progress: Progress
+    ) -> tuple[bool, str]:
+        h = self.health_of(row, version)
+        await self._clock.sleep(self.step_seconds)
+        await progress(
+            f"Green ({version}) is up with {row['replicas']} replicas beside blue "
+            f"({old}); checking health."
+        )
+        if not self._healthy(row, h):
+            await progress(f"Green is unhealthy ({self._describe(h)}); traffic stays on blue.")
+            return False, self._describe(h)
+        await self._clock.sleep(self.step_seconds)
+        await progress(f"Switched traffic to green ({version}); blue ({old}) kept for rollback.")
+        return True, self._describe(h)
+
+    @writer
+    async def rollback(self, action: Action, progress: Progress) -> ExecutionResult:
+        p = action.params
+        service, env, to_version = p["service"], p["environment"], p["to_version"]
+        row = self._row(service, env)
+        if row is None:
+            return ExecutionResult(
+                status="failed", summary=f"{service} has no {env} in the sandbox."
+            )
+        current = row["version"]
+        self._set(service, env, status=f"rolling back to {to_version}")
+        await progress(f"Rolling back {service} in {env} from {current} to {to_version}.")
+        await self._clock.sleep(self.step_seconds)
+        self._set(
+            service,
+            env,
+            version=to_version,
+            previous_version=current,
+            target_version=None,
+            new_replicas=0,
+            status="stable",
+        )
+        h = self.health_of(row, to_version)
+        return ExecutionResult(
+            status="succeeded",
+            summary=f"{service} in {env} is back on {to_version} ({self._describe(h)}).",
+            details={"from": current, "to": to_version, "serving": to_version},
+        )
+
+    @writer
+    async def inject_fault(self, action: Action, progress: Progress) -> ExecutionResult:
+        service, version = action.params["service"], action.params["version"]
+        with self._store.tx() as db:
+            db.execute("INSERT OR IGNORE INTO sandbox_faults VALUES (?,?)", (service, version))
+        return ExecutionResult(
+            status="succeeded",
+            summary=f"Sandbox: {service} {version} will now fail its health checks.",
+        )
+
+    @writer
+    async def clear_fault(self, action: Action, progress: Progress) -> ExecutionResult:
+        service, version = action.params["service"], action.params["version"]
+        with self._store.tx() as db:
+            db.execute(
+                "DELETE FROM sandbox_faults WHERE service=? AND version=?", (service, version)
+            )
+        return ExecutionResult(
+            status="succeeded", summary=f"Sandbox: {service} {version} is healthy again."
+        )
