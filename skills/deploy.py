@@ -195,7 +195,9 @@ async def rollback(ctx: SkillContext, s: RollbackSlots) -> None:
         mine = [x for x in await ctx.fleet.services() if x.service == s.service]
         if not mine:
             await _known(ctx, s.service, "production", ROLLBACK_USAGE)
-        environment = max(mine, key=lambda x: x.updated_at).environment
+        # The environment that changed last (and so has something to roll back to).
+        changed = [x for x in mine if x.previous_version] or mine
+        environment = max(changed, key=lambda x: x.updated_at).environment
     else:
         environment = s.environment
     state = await _known(ctx, s.service, environment, ROLLBACK_USAGE)
