@@ -54,16 +54,25 @@ async def main(n: int) -> dict[str, object]:
             text = f"/deploy {services[i % 4]} 9.{i}.0 to staging"
             channel.first = None
             t0 = time.perf_counter()
-            request = Request(principal=principal, text=text, received_at=app.clock.now(),
-                              origin=Origin(transport="terminal", channel="#bench"))
+            request = Request(
+                principal=principal,
+                text=text,
+                received_at=app.clock.now(),
+                origin=Origin(transport="terminal", channel="#bench"),
+            )
             await app.pipeline.handle(request, channel)
             assert channel.first is not None
             samples.append((channel.first - t0) * 1000)
             await app.pipeline.drain()  # as the scripted chat does between lines
         await app.close()
-    return {"bench": "deploy_to_first_reply", "door": "pipeline (terminal channel)", "n": n,
-            "p50_ms": round(pct(samples, 50), 3), "p99_ms": round(pct(samples, 99), 3),
-            "max_ms": round(max(samples), 3)}
+    return {
+        "bench": "deploy_to_first_reply",
+        "door": "pipeline (terminal channel)",
+        "n": n,
+        "p50_ms": round(pct(samples, 50), 3),
+        "p99_ms": round(pct(samples, 99), 3),
+        "max_ms": round(max(samples), 3),
+    }
 
 
 if __name__ == "__main__":

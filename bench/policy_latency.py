@@ -1,6 +1,6 @@
 """Policy decision latency on the embedded engine (in-process regorus), p50/p99 and rate.
 
-    .venv/bin/python bench/policy_latency.py [--n 5000]
+.venv/bin/python bench/policy_latency.py [--n 5000]
 """
 
 from __future__ import annotations
@@ -15,8 +15,11 @@ from bot.gate.policy import DECISION_QUERY, RegorusEngine
 from bot.paths import policies_dir
 
 INPUTS = [
-    {"action": {"name": "deploy.rollout", "params": {"service": svc, "environment": env}},
-     "requester": {"name": who, "roles": roles}, "now": "2026-12-01T10:00:00Z"}
+    {
+        "action": {"name": "deploy.rollout", "params": {"service": svc, "environment": env}},
+        "requester": {"name": who, "roles": roles},
+        "now": "2026-12-01T10:00:00Z",
+    }
     for svc in ("checkout", "ledger", "nosuch")
     for env in ("staging", "production")
     for who, roles in (("alice", ["deployer"]), ("carol", ["viewer"]))
@@ -39,9 +42,15 @@ async def main(n: int) -> dict[str, object]:
         samples.append((time.perf_counter() - t0) * 1000)
         assert value is not None
     wall = time.perf_counter() - start
-    return {"bench": "policy_decision_latency", "engine": "embedded (regorus, in-process)",
-            "policy": "deploy", "n": n, "p50_ms": round(pct(samples, 50), 4),
-            "p99_ms": round(pct(samples, 99), 4), "decisions_per_s": round(n / wall)}
+    return {
+        "bench": "policy_decision_latency",
+        "engine": "embedded (regorus, in-process)",
+        "policy": "deploy",
+        "n": n,
+        "p50_ms": round(pct(samples, 50), 4),
+        "p99_ms": round(pct(samples, 99), 4),
+        "decisions_per_s": round(n / wall),
+    }
 
 
 if __name__ == "__main__":

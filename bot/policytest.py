@@ -55,7 +55,8 @@ async def check(engine: PolicyEngine, case: PolicyCase) -> list[str]:
             got_value = getattr(decision, key)
             if (list(got_value) if isinstance(got_value, tuple) else got_value) != want[key]:
                 problems.append(f"{key}: want {want[key]}, got {got_value}")
-    if "reason_contains" in want and not any(want["reason_contains"] in r
-                                             for r in decision.reasons):
+    if "reason_contains" in want and not any(
+        want["reason_contains"] in r for r in decision.reasons
+    ):
         problems.append(f"no reason mentions {want['reason_contains']}: {decision.reasons}")
     return problems

@@ -73,7 +73,8 @@ class Harness:
 
 def make_harness(home: Path, engine: PolicyEngine | None = None, **settings: Any) -> Harness:
     clock = FakeClock()
-    app = build(Settings(home=home, sandbox_step_seconds=0, **settings), clock=clock, engine=engine)
+    options: dict[str, Any] = {"sandbox_step_seconds": 0, **settings}
+    app = build(Settings(home=home, **options), clock=clock, engine=engine)
     channel = RecordingChannel()
     app.channels.register("test", lambda origin: channel)
     return Harness(app=app, channel=channel, clock=clock)

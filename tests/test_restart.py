@@ -45,3 +45,20 @@ async def test_interrupted_sandbox_rollout_recovers_to_the_old_version(tmp_path:
     state = await second.app.fleet.service("checkout", "staging")
     assert state is not None and (state.version, state.status) == ("1.4.0", "stable")
     await second.app.close()
+
+
+async def test_execution_cut_off_by_a_restart_is_reported(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    first = make_harness(home)
+    await first.say("alice", "/deploy checkout 1.5.0 to staging", wait=False)
+    assert first.app.tasks.pending >= 1
+    await first.app.close()  # the process stops mid-rollout
+
+    second = make_harness(home)
+    assert await second.app.gate.recover() == 1
+    last = second.channel.posts[-1].reply
+    assert last.kind is ReplyKind.ERROR and "interrupted by a restart" in last.text
+    state = await second.app.fleet.service("checkout", "staging")
+    assert state is not None and (state.version, state.status) == ("1.4.0", "stable")
+    assert await second.app.gate.recover() == 0
+    await second.app.close()

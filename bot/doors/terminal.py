@@ -106,6 +106,7 @@ class TerminalDoor:
         self.console.print(f"[dim]now speaking as {name} ({roles})[/]")
 
     async def run_script(self, lines: Iterable[str]) -> int:
+        await self.app.gate.recover()
         for raw in lines:
             line = raw.strip()
             if not line or line.startswith("#"):

@@ -54,6 +54,10 @@ class Gate:
         started_at TEXT NOT NULL,
         finished_at TEXT
     );
+    CREATE TABLE IF NOT EXISTS action_log (
+        idempotency_key TEXT PRIMARY KEY,
+        action TEXT NOT NULL
+    );
     """
 
     def __init__(
@@ -471,6 +475,11 @@ class Gate:
                     self._clock.now().isoformat(),
                 ),
             )
+            if cur.rowcount:  # keep the action, so a restart can report it by name
+                db.execute(
+                    "INSERT OR REPLACE INTO action_log VALUES (?,?)",
+                    (action.idempotency_key, action.model_dump_json()),
+                )
         if cur.rowcount == 0:
             return Outcome(action_id=action.id, status=OutcomeStatus.DUPLICATE, decision=decision)
         self._tasks.spawn(self._run(action, channel), name=f"execute:{action.id}")
@@ -513,6 +522,45 @@ class Gate:
         else:
             kind = ReplyKind.SUCCESS if result.status == "succeeded" else ReplyKind.ERROR
             await channel.post(Reply(kind=kind, text=result.summary), action.origin.thread)
+
+    async def recover(self) -> int:
+        """Actions that were executing when the process stopped are reported, never left
+        silent: marked interrupted, audited, and told to their thread. Returns how many."""
+        rows = self._store.query(
+            "SELECT idempotency_key, action_id FROM executions WHERE status='running'"
+        )
+        if not rows:
+            return 0
+        keys = [r["idempotency_key"] for r in rows]
+        with self._store.tx() as db:
+            db.executemany(
+                "UPDATE executions SET status='interrupted', summary=? WHERE idempotency_key=?",
+                [("interrupted by a restart", k) for k in keys],
+            )
+        for key in keys:
+            action = self._action_for(key)
+            if action is None:
+                continue
+            text = (
+                f"{action.summary or action.name} was interrupted by a restart of shipmate "
+                "before it finished; check /status for the state it left, then retry."
+            )
+            await self._record(
+                action,
+                "outcome",
+                "shipmate",
+                "action.interrupted",
+                topic_for_action(action.name),
+                {"status": "interrupted"},
+            )
+            outcome = Outcome(action_id=action.id, status=OutcomeStatus.FAILED, message=text)
+            if self.notify:
+                await self.notify(action, outcome)
+        return len(keys)
+
+    def _action_for(self, key: str) -> Action | None:
+        row = self._store.one("SELECT action FROM action_log WHERE idempotency_key=?", (key,))
+        return Action.model_validate_json(row["action"]) if row else None
 
     # ---- audit + events -----------------------------------------------------------------
 

@@ -147,6 +147,11 @@ class SandboxFleet:
             (service, environment),
         )
 
+    @property
+    def reader(self) -> FleetReader:
+        """The read-only view handed to skills (writers stay with the executor)."""
+        return FleetReader(self)
+
     async def services(self) -> list[ServiceState]:
         rows = self._store.query("SELECT * FROM sandbox_services ORDER BY service, environment")
         return [self._state(r) for r in rows]
@@ -324,3 +329,16 @@ class SandboxFleet:
         return ExecutionResult(
             status="succeeded", summary=f"Sandbox: {service} {version} is healthy again."
         )
+
+
+class FleetReader:
+    """Only the reading half of the sandbox fleet."""
+
+    def __init__(self, fleet: SandboxFleet) -> None:
+        self._fleet = fleet
+
+    async def services(self) -> list[ServiceState]:
+        return await self._fleet.services()
+
+    async def service(self, name: str, environment: str) -> ServiceState | None:
+        return await self._fleet.service(name, environment)
