@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from bot import __version__
+from bot.gate.policy import PolicyEngine
 from bot.settings import Settings
 
 app = typer.Typer(
@@ -20,6 +21,8 @@ app = typer.Typer(
 )
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit chain.")
 app.add_typer(audit_app, name="audit")
+policy_app = typer.Typer(no_args_is_help=True, help="Policy as code: test and evaluate.")
+app.add_typer(policy_app, name="policy")
 
 
 def _settings() -> Settings:
@@ -96,6 +99,115 @@ def audit_export(
     with out.open("w", encoding="utf-8") as fh:
         n = log.export(fh)
     typer.echo(f"wrote {n} records to {out}")
+
+
+def _engine(settings: Settings) -> PolicyEngine:
+    from bot.gate.policy import PolicyError, RegorusEngine
+    from bot.paths import policies_dir
+
+    try:
+        return RegorusEngine(settings.policy_dir or policies_dir(), reload_interval=None)
+    except PolicyError as exc:
+        typer.echo(f"policy does not load: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@policy_app.command("test")
+def policy_test(
+    cases: Annotated[Path | None, typer.Option(help="Folder of case files (*.yaml).")] = None,
+) -> None:
+    """Run the table-driven policy cases on the configured engine (exit 1 on any failure)."""
+    from bot.paths import policies_dir
+    from bot.policytest import check, load_cases
+
+    settings = _settings()
+    engine = _engine(settings)
+    folder = cases or (settings.policy_dir or policies_dir()) / "tests"
+    loaded = load_cases(folder)
+    if not loaded:
+        typer.echo(f"no policy cases in {folder}", err=True)
+        raise typer.Exit(2)
+
+    async def run() -> int:
+        failed = 0
+        for case in loaded:
+            problems = await check(engine, case)
+            mark = "ok  " if not problems else "FAIL"
+            typer.echo(f"{mark} {case.file}: {case.name}")
+            for problem in problems:
+                typer.echo(f"       {problem}")
+            failed += bool(problems)
+        typer.echo(f"{len(loaded) - failed} passed, {failed} failed")
+        return 1 if failed else 0
+
+    raise typer.Exit(asyncio.run(run()))
+
+
+@policy_app.command("eval")
+def policy_eval(
+    input_file: Annotated[
+        Path,
+        typer.Option(
+            "--input",
+            help="JSON or YAML: a whole policy input "
+            "({action, requester, now}), or an action's "
+            "params (a Terraform plan JSON becomes params.plan).",
+        ),
+    ],
+    action: Annotated[str | None, typer.Option(help="Action name, e.g. deploy.rollout.")] = None,
+    user: Annotated[str, typer.Option(help="Requester, from the team directory.")] = "alice",
+) -> None:
+    """Print the decision for one input (exit 0 allowed or needs approval, 1 denied)."""
+    import json
+    from datetime import UTC, datetime
+
+    import yaml
+
+    from bot.gate.policy import DECISION_QUERY, PolicyError
+    from bot.identity import Directory
+    from bot.models import Decision
+    from bot.paths import policies_dir
+
+    settings = _settings()
+    engine = _engine(settings)
+    if not input_file.is_file():
+        typer.echo(f"No such input file: {input_file}", err=True)
+        raise typer.Exit(2)
+    doc = yaml.safe_load(input_file.read_text())
+    if not isinstance(doc, dict):
+        typer.echo("The input must be a JSON or YAML object.", err=True)
+        raise typer.Exit(2)
+    if "action" not in doc:
+        params = {"plan": doc} if "resource_changes" in doc or "planned_values" in doc else doc
+        doc = {"action": {"name": action or "", "target": "", "params": params, "risk": {}}}
+    elif action:
+        doc["action"]["name"] = action
+    if not doc["action"].get("name"):
+        typer.echo("Name the action with --action (e.g. deploy.rollout).", err=True)
+        raise typer.Exit(2)
+    directory = Directory.from_policy_dir(settings.policy_dir or policies_dir())
+    who = directory.principal(user)
+    doc.setdefault("requester", {"name": who.name, "roles": list(who.roles)})
+    doc.setdefault("now", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    try:
+        value = asyncio.run(engine.evaluate(DECISION_QUERY, doc))
+    except PolicyError as exc:
+        typer.echo(f"policy error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if value is None:
+        typer.echo(
+            json.dumps(
+                {
+                    "verdict": "undefined",
+                    "note": f"no policy decides {doc['action']['name']}; the Gate denies it",
+                },
+                indent=2,
+            )
+        )
+        raise typer.Exit(1)
+    decision = Decision.model_validate(value)
+    typer.echo(json.dumps({"verdict": decision.verdict.value, **decision.model_dump()}, indent=2))
+    raise typer.Exit(1 if decision.verdict.value == "deny" else 0)
 
 
 @app.command()

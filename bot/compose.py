@@ -65,7 +65,8 @@ def build(
     events = EventLog(store)
     bus = InProcessBus(events)
     audit = AuditLog(store)
-    engine = engine or RegorusEngine(policy_dir)
+    reload = settings.policy_reload_seconds
+    engine = engine or RegorusEngine(policy_dir, reload_interval=reload if reload >= 0 else None)
     tasks = Tasks()
     channels = Channels()
     fleet = SandboxFleet(store, clock, settings.sandbox_step_seconds)

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     home: Path = Path(".shipmate")
     # Policy folder; default: the shipped policies/.
     policy_dir: Path | None = None
+    # How often (seconds) the embedded engine looks for edited policy files; negative: never.
+    policy_reload_seconds: float = 1.0
     approval_ttl_seconds: int = 3600
     # Simulated seconds per sandbox rollout step (0 in tests and benchmarks).
     sandbox_step_seconds: float = 0.4

@@ -7,13 +7,18 @@ eligibility is `data.shipmate.approvals.eligibility`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
 import regorus
+import structlog
 import yaml
+
+log = structlog.get_logger(__name__)
 
 DECISION_QUERY = "data.shipmate.main.decision"
 ELIGIBILITY_QUERY = "data.shipmate.approvals.eligibility"
@@ -63,15 +68,35 @@ def policy_files(policy_dir: Path) -> list[Path]:
     return sorted(p for p in policy_dir.glob("*.rego") if not p.name.endswith("_test.rego"))
 
 
+def signature(policy_dir: Path) -> tuple[tuple[str, int, int], ...]:
+    """What changes when any policy or data file is edited, added or removed."""
+    files = [*policy_files(policy_dir), *sorted((policy_dir / "data").glob("*"))]
+    return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.is_file())
+
+
 class RegorusEngine:
     """In-process Rego. One engine, used from the event loop thread only (regorus engines must
-    not be shared across threads); one query takes tens of microseconds, so no thread hop."""
+    not be shared across threads); one query takes tens of microseconds, so no thread hop.
+
+    Hot reload: at most every `reload_interval` seconds it compares the files' signature with
+    the loaded one and rebuilds; a broken file is refused (with file:line in the log and in
+    `reload_error`) and the policy in force stays.
+    """
 
     name = "embedded"
 
-    def __init__(self, policy_dir: Path, extra_data: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        policy_dir: Path,
+        extra_data: dict[str, Any] | None = None,
+        reload_interval: float | None = 1.0,
+    ) -> None:
         self.policy_dir = policy_dir
         self._extra = extra_data or {}
+        self._interval = reload_interval
+        self._signature = signature(policy_dir)
+        self._checked = time.monotonic()
+        self.reload_error: str | None = None
         self._engine = self._build()
 
     def _build(self) -> Any:
@@ -84,19 +109,43 @@ class RegorusEngine:
                 engine.add_policy(str(file), file.read_text())
             except Exception as exc:
                 raise PolicyError(_located(file, str(exc))) from None
-        data = load_data(self.policy_dir)
+        try:
+            data = load_data(self.policy_dir)
+        except (yaml.YAMLError, json.JSONDecodeError) as exc:
+            raise PolicyError(f"policy data is not valid: {exc}") from None
         data["org"].update(self._extra)
         engine.add_data_json(json.dumps(data))
         return engine
 
     def reload(self) -> None:
         """Rebuild from disk; on any error keep the old policy and raise."""
-        self._engine = self._build()
+        new_signature = signature(self.policy_dir)
+        try:
+            engine = self._build()
+        except PolicyError as exc:
+            self._signature = new_signature  # do not retry the same broken files every call
+            self.reload_error = str(exc)
+            log.error("policy reload refused; keeping the policy in force", error=str(exc))
+            raise
+        self._engine, self._signature, self.reload_error = engine, new_signature, None
+        log.info("policy reloaded", folder=str(self.policy_dir))
+
+    def maybe_reload(self) -> None:
+        if self._interval is None:
+            return
+        now = time.monotonic()
+        if now - self._checked < self._interval:
+            return
+        self._checked = now
+        if signature(self.policy_dir) != self._signature:
+            with contextlib.suppress(PolicyError):  # logged; the old policy stays in force
+                self.reload()
 
     async def evaluate(self, query: str, input_doc: dict[str, Any]) -> Any | None:
         return self.evaluate_sync(query, input_doc)
 
     def evaluate_sync(self, query: str, input_doc: dict[str, Any]) -> Any | None:
+        self.maybe_reload()
         try:
             self._engine.set_input_json(json.dumps(input_doc))
             raw = self._engine.eval_query_as_json(query)
