@@ -57,6 +57,7 @@ def chat(
         shipmate = build(settings)
         door = TerminalDoor(shipmate, Console(soft_wrap=True), user)
         try:
+            await shipmate.start()
             if lines is not None:
                 return await door.run_script(lines)
             return await door.run_interactive()
@@ -102,11 +103,27 @@ def audit_export(
 
 
 def _engine(settings: Settings) -> PolicyEngine:
-    from bot.gate.policy import PolicyError, RegorusEngine
+    """The configured engine (embedded, or an OPA server), not yet started."""
+    from bot.compose import make_engine
+    from bot.gate.policy import PolicyError
     from bot.paths import policies_dir
 
     try:
-        return RegorusEngine(settings.policy_dir or policies_dir(), reload_interval=None)
+        return make_engine(
+            settings.model_copy(update={"policy_reload_seconds": -1}),
+            settings.policy_dir or policies_dir(),
+        )
+    except (PolicyError, ValueError) as exc:
+        typer.echo(f"policy does not load: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+async def _started(engine: PolicyEngine) -> None:
+    from bot.compose import start_engine
+    from bot.gate.policy import PolicyError
+
+    try:
+        await start_engine(engine)
     except PolicyError as exc:
         typer.echo(f"policy does not load: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -129,6 +146,9 @@ def policy_test(
         raise typer.Exit(2)
 
     async def run() -> int:
+        from bot.compose import stop_engine
+
+        await _started(engine)
         failed = 0
         for case in loaded:
             problems = await check(engine, case)
@@ -137,7 +157,8 @@ def policy_test(
             for problem in problems:
                 typer.echo(f"       {problem}")
             failed += bool(problems)
-        typer.echo(f"{len(loaded) - failed} passed, {failed} failed")
+        await stop_engine(engine)
+        typer.echo(f"{len(loaded) - failed} passed, {failed} failed on the {engine.name} engine")
         return 1 if failed else 0
 
     raise typer.Exit(asyncio.run(run()))
@@ -189,8 +210,18 @@ def policy_eval(
     who = directory.principal(user)
     doc.setdefault("requester", {"name": who.name, "roles": list(who.roles)})
     doc.setdefault("now", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    async def decide() -> object:
+        from bot.compose import stop_engine
+
+        await _started(engine)
+        try:
+            return await engine.evaluate(DECISION_QUERY, doc)
+        finally:
+            await stop_engine(engine)
+
     try:
-        value = asyncio.run(engine.evaluate(DECISION_QUERY, doc))
+        value = asyncio.run(decide())
     except PolicyError as exc:
         typer.echo(f"policy error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
+from pathlib import Path
 
 import skills.approvals
 import skills.deploy
@@ -46,9 +48,42 @@ class App:
     tasks: Tasks
     channels: Channels
 
+    async def start(self) -> None:
+        """Connect what needs a connection (an OPA server); the embedded defaults need none."""
+        await start_engine(self.engine)
+
     async def close(self) -> None:
         await self.tasks.cancel_all()
+        await stop_engine(self.engine)
         self.store.close()
+
+
+async def start_engine(engine: PolicyEngine) -> None:
+    start = getattr(engine, "start", None)  # only engines with a connection have one
+    if start is not None:
+        await start()
+
+
+async def stop_engine(engine: PolicyEngine) -> None:
+    close = getattr(engine, "close", None)
+    if close is not None and inspect.isawaitable(result := close()):
+        await result
+
+
+def make_engine(settings: Settings, policy_dir: Path) -> PolicyEngine:
+    reload = settings.policy_reload_seconds if settings.policy_reload_seconds >= 0 else None
+    if settings.policy_engine == "opa":
+        from bot.gate.opa_rest import OpaServerEngine
+
+        token = settings.opa_token.get_secret_value() if settings.opa_token else None
+        return OpaServerEngine(
+            settings.opa_url,
+            token=token,
+            timeout=settings.opa_timeout_seconds,
+            policy_dir=policy_dir if settings.opa_push_policies else None,
+            reload_interval=reload,
+        )
+    return RegorusEngine(policy_dir, reload_interval=reload)
 
 
 def build(
@@ -65,8 +100,7 @@ def build(
     events = EventLog(store)
     bus = InProcessBus(events)
     audit = AuditLog(store)
-    reload = settings.policy_reload_seconds
-    engine = engine or RegorusEngine(policy_dir, reload_interval=reload if reload >= 0 else None)
+    engine = engine or make_engine(settings, policy_dir)
     tasks = Tasks()
     channels = Channels()
     fleet = SandboxFleet(store, clock, settings.sandbox_step_seconds)

@@ -81,6 +81,15 @@ class Verdict(StrEnum):
     NEEDS_APPROVAL = "needs_approval"
 
 
+class Finding(Frozen):
+    """One thing a policy found (e.g. in a Terraform plan), with its severity."""
+
+    rule: str
+    severity: Literal["deny", "high", "approval", "info"]
+    address: str
+    reason: str
+
+
 class Decision(Frozen):
     """The one decision document every policy returns (see policies/README.md)."""
 
@@ -90,6 +99,7 @@ class Decision(Frozen):
     mode: Literal["execute", "shadow"] = "execute"
     reasons: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()
 
     @property
     def verdict(self) -> Verdict:

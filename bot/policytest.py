@@ -3,6 +3,7 @@ engine. Used by the test suite (and `shipmate policy test`)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ class PolicyCase(BaseModel):
     input: dict[str, Any]
     expect: dict[str, Any]
     query: str = "decision"
+    # A Terraform plan JSON (relative to the case file) placed at input.action.params.plan.
+    plan_file: str | None = None
     file: str = ""
 
 
@@ -25,7 +28,11 @@ def load_cases(folder: Path) -> list[PolicyCase]:
     cases: list[PolicyCase] = []
     for file in sorted(folder.glob("*.yaml")):
         for raw in yaml.safe_load(file.read_text()) or []:
-            cases.append(PolicyCase(**raw, file=file.name))
+            case = PolicyCase(**raw, file=file.name)
+            if case.plan_file:
+                plan = json.loads((folder / case.plan_file).read_text())
+                case.input["action"].setdefault("params", {})["plan"] = plan
+            cases.append(case)
     return cases
 
 
@@ -50,6 +57,12 @@ async def check(engine: PolicyEngine, case: PolicyCase) -> list[str]:
         problems.append(f"verdict: want {want['verdict']}, got {decision.verdict.value}")
     if "rules" in want and sorted(decision.rules) != sorted(want["rules"]):
         problems.append(f"rules: want {want['rules']}, got {list(decision.rules)}")
+    if "mode" in want and decision.mode != want["mode"]:
+        problems.append(f"mode: want {want['mode']}, got {decision.mode}")
+    if "findings" in want:
+        got_findings = sorted(f"{f.rule}@{f.address}" for f in decision.findings)
+        if got_findings != sorted(want["findings"]):
+            problems.append(f"findings: want {sorted(want['findings'])}, got {got_findings}")
     for key in ("approvals_required", "eligible_approvers"):
         if key in want:
             got_value = getattr(decision, key)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
+from pydantic import SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,7 +22,14 @@ class Settings(BaseSettings):
     home: Path = Path(".shipmate")
     # Policy folder; default: the shipped policies/.
     policy_dir: Path | None = None
-    # How often (seconds) the embedded engine looks for edited policy files; negative: never.
+    # Which policy engine decides: the in-process Rego engine, or an OPA server over REST.
+    policy_engine: Literal["embedded", "opa"] = "embedded"
+    opa_url: str = "http://127.0.0.1:8181"
+    opa_token: SecretStr | None = None
+    opa_timeout_seconds: float = 1.0
+    # Push shipmate's policies and data to the OPA server at start (off: OPA loads bundles).
+    opa_push_policies: bool = True
+    # How often (seconds) the engine looks for edited policy files; negative: never.
     policy_reload_seconds: float = 1.0
     approval_ttl_seconds: int = 3600
     # Simulated seconds per sandbox rollout step (0 in tests and benchmarks).

@@ -7,10 +7,36 @@ from typing import Literal
 # Every side effect is one of these. The Gate refuses anything else before policy is asked.
 ACTIONS: frozenset[str] = frozenset(
     {
+        # deploys and progressive delivery
         "deploy.rollout",
         "deploy.rollback",
+        "deploy.promote",
+        "deploy.abort",
+        "deploy.pause",
+        "deploy.resume",
+        "deploy.set_weight",
+        # the sandbox's own controls
         "sandbox.fault.inject",
         "sandbox.fault.clear",
+        # Terraform
+        "terraform.plan",
+        "terraform.apply",
+        "terraform.drift.ignore",
+        # operations (runbook steps name these)
+        "k8s.deployment.restart",
+        "k8s.deployment.scale",
+        "k8s.node.drain",
+        "cache.flush",
+        "runbook.query",
+        # incidents
+        "pagerduty.incident.create",
+        "pagerduty.incident.acknowledge",
+        "pagerduty.incident.resolve",
+        "pagerduty.incident.note",
+        "slack.channel.create",
+        "slack.channel.archive",
+        "incident.status.update",
+        "incident.role.assign",
     }
 )
 
@@ -58,4 +84,14 @@ def normalize_strategy(value: str) -> Strategy:
 
 def topic_for_action(name: str) -> str:
     domain = name.split(".", 1)[0]
-    return {"deploy": "deployments", "sandbox": "sandbox"}.get(domain, "audit")
+    return {
+        "deploy": "deployments",
+        "sandbox": "sandbox",
+        "terraform": "drift",
+        "pagerduty": "incidents",
+        "incident": "incidents",
+        "slack": "incidents",
+        "k8s": "incidents",
+        "cache": "incidents",
+        "runbook": "incidents",
+    }.get(domain, "audit")

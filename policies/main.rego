@@ -4,8 +4,42 @@ package shipmate.main
 
 import rego.v1
 
+import data.shipmate.lib
+
 domain := split(input.action.name, ".")[0]
 
-decision := data.shipmate.deploy.decision if domain == "deploy"
+base := data.shipmate.deploy.decision if domain == "deploy"
 
-decision := data.shipmate.sandbox.decision if domain == "sandbox"
+base := data.shipmate.sandbox.decision if domain == "sandbox"
+
+base := data.shipmate.terraform.decision if domain == "terraform"
+
+base := data.shipmate.operations.decision if domain in {"k8s", "cache"}
+
+base := data.shipmate.runbook.decision if domain == "runbook"
+
+base := data.shipmate.incident.decision if domain in {"pagerduty", "incident", "slack"}
+
+# Autonomy: actions the learner proposes run in shadow mode (recorded, not executed) for the
+# services listed in data.org.autonomy, until their scorecard earns trust.
+shadowed if {
+	object.get(input.action.risk, "proposed_by", "") == "learner"
+	some s in data.org.autonomy.learner_shadow_services
+	s in {"*", object.get(input.action.params, "service", "")}
+}
+
+decision := base if not shadowed
+
+decision := object.union(base, {
+	"mode": "shadow",
+	"reasons": array.concat(base.reasons, ["Learner-proposed actions for this service run in shadow mode until its scorecard crosses the threshold."]),
+	"rules": array.concat(base.rules, ["autonomy.learner_shadow"]),
+}) if {
+	shadowed
+	base.allow
+}
+
+decision := base if {
+	shadowed
+	not base.allow
+}
