@@ -6,9 +6,16 @@ from bench import first_reply, policy_latency
 
 
 async def test_policy_latency_bench_runs() -> None:
-    result = await policy_latency.main(200)
-    assert result["n"] == 200
-    assert 0 < float(result["p50_ms"]) <= float(result["p99_ms"])  # type: ignore[arg-type]
+    result = await policy_latency.main(30, 3)
+    for engine in ("embedded", "opa-lib", "rest"):
+        for policy in ("deploy", "terraform_400"):
+            row = result["engines"][engine][policy]
+            assert 0 < row["p50_ms"] <= row["p99_ms"], (engine, policy, row)
+
+
+def test_400_change_plan_is_clean_and_large() -> None:
+    plan = policy_latency.terraform_plan(400)
+    assert len(plan["resource_changes"]) == 400
 
 
 async def test_first_reply_bench_runs() -> None:
