@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from bot import __version__
-from bot.gate.policy import PolicyEngine
+from bot.gate.policy import PolicyEngine, PolicyError
 from bot.settings import Settings
 
 app = typer.Typer(
@@ -54,10 +54,18 @@ def chat(
         lines = script.read_text().splitlines()
 
     async def main() -> int:
-        shipmate = build(settings)
+        try:
+            shipmate = build(settings)
+        except PolicyError as exc:
+            typer.echo(f"policy does not load: {exc}", err=True)
+            return 2
         door = TerminalDoor(shipmate, Console(soft_wrap=True), user)
         try:
-            await shipmate.start()
+            try:
+                await shipmate.start()
+            except PolicyError as exc:
+                typer.echo(f"policy engine did not start: {exc}", err=True)
+                return 2
             if lines is not None:
                 return await door.run_script(lines)
             return await door.run_interactive()
@@ -237,8 +245,44 @@ def policy_eval(
         )
         raise typer.Exit(1)
     decision = Decision.model_validate(value)
+    _record_evaluation(settings, doc, decision, engine.name)
     typer.echo(json.dumps({"verdict": decision.verdict.value, **decision.model_dump()}, indent=2))
     raise typer.Exit(1 if decision.verdict.value == "deny" else 0)
+
+
+def _record_evaluation(
+    settings: Settings, doc: dict[str, object], decision: object, engine: str
+) -> None:
+    """A decision asked for by hand is still a decision: an audit record and a compliance
+    event, like every decision the Gate takes."""
+    from datetime import UTC, datetime
+
+    from bot.events import Event, EventLog
+    from bot.gate.audit import AuditLog
+    from bot.models import Decision, new_id
+    from bot.store import Store
+
+    assert isinstance(decision, Decision)
+    store = Store(settings.db_path)
+    now = datetime.now(UTC)
+    corr = new_id("eval-")
+    requester = doc.get("requester")
+    actor = str(requester.get("name", "?")) if isinstance(requester, dict) else "?"
+    payload = {"input": doc, "engine": engine, "decision": decision.model_dump(mode="json")}
+    AuditLog(store).append(
+        time=now, kind="decision", actor=actor, door="cli", correlation_id=corr, payload=payload
+    )
+    EventLog(store).append(
+        Event(
+            type="policy.evaluated",
+            time=now,
+            topic="compliance",
+            correlation_id=corr,
+            actor=actor,
+            data=payload,
+        )
+    )
+    store.close()
 
 
 @app.command()

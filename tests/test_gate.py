@@ -249,3 +249,24 @@ async def test_requester_can_withdraw(harness: Harness) -> None:
     )
     assert answer.text.startswith("Withdrawn")
     assert gate.approvals.get(out.approval_id or "").status == "rejected"  # type: ignore[union-attr]
+
+
+async def test_policy_conflict_at_runtime_fails_closed(tmp_path: Path) -> None:
+    """A real engine error (two complete rules disagreeing) is a denial, not a crash."""
+    import shutil
+
+    from bot.gate.policy import RegorusEngine
+    from bot.paths import policies_dir
+
+    folder = tmp_path / "policies"
+    shutil.copytree(policies_dir(), folder)
+    (folder / "sandbox.rego").write_text(
+        "package shipmate.sandbox\n\nimport rego.v1\n\n"
+        'decision := {"allow": true} if input.action.name != ""\n\n'
+        'decision := {"allow": false} if input.action.name != ""\n'
+    )
+    h = make_harness(tmp_path / "h", engine=RegorusEngine(folder))
+    out = await h.app.gate.submit(_action(h, name="sandbox.fault.inject"), _safe(h))
+    assert out.status is OutcomeStatus.DENIED
+    assert out.decision is not None and out.decision.rules == ("gate.policy_error",)
+    await h.app.close()

@@ -54,3 +54,44 @@ def test_policy_eval_prints_the_decision(tmp_path: Path) -> None:
     assert undefined.returncode == 1 and "undefined" in undefined.stdout
     missing = _run(tmp_path, "eval", "--input", str(doc))
     assert missing.returncode == 2 and "--action" in missing.stderr
+
+
+def test_policy_eval_is_audited(tmp_path: Path) -> None:
+    from bot.events import EventLog
+    from bot.gate.audit import AuditLog
+    from bot.store import Store
+
+    doc = tmp_path / "in.json"
+    doc.write_text(json.dumps({"service": "cart", "environment": "staging"}))
+    assert _run(tmp_path, "eval", "--input", str(doc), "--action", "deploy.rollout").returncode == 0
+    store = Store(tmp_path / "home" / "shipmate.db")
+    records = list(AuditLog(store).records())
+    assert [r.kind for r in records] == ["decision"] and records[0].door == "cli"
+    assert [e.type for e in EventLog(store).read("compliance")] == ["policy.evaluated"]
+
+
+def test_chat_refuses_a_broken_policy_clearly(tmp_path: Path) -> None:
+    import shutil
+
+    from bot.paths import policies_dir
+
+    folder = tmp_path / "policies"
+    shutil.copytree(policies_dir(), folder)
+    (folder / "deploy.rego").write_text("package shipmate.deploy\n\nx := \n")
+    script = tmp_path / "s.txt"
+    script.write_text("/status\n")
+    env = {
+        **os.environ,
+        "SHIPMATE_HOME": str(tmp_path / "home"),
+        "SHIPMATE_POLICY_DIR": str(folder),
+    }
+    result = subprocess.run(
+        [str(SHIPMATE), "chat", "--script", str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "policy does not load" in result.stderr and "deploy.rego:" in result.stderr
+    assert "Traceback" not in result.stderr

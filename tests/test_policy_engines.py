@@ -159,14 +159,19 @@ def test_opa_library_refuses_a_broken_policy() -> None:
         OpaLibEngine({"bad.rego": "package x\nimport rego.v1\ny := undefined_fn(1)\n"}, {})
 
 
-async def test_configuration_picks_the_opa_server_end_to_end(tmp_path: Path,
-                                                             server: LocalOpaServer) -> None:
+async def test_configuration_picks_the_opa_server_end_to_end(
+    tmp_path: Path, server: LocalOpaServer
+) -> None:
     from bot.channel import ReplyKind
     from bot.compose import make_engine, start_engine
     from bot.settings import Settings
 
-    settings = Settings(home=tmp_path / "h", policy_engine="opa",
-                        opa_url=f"http://127.0.0.1:{server.port}", policy_reload_seconds=-1)
+    settings = Settings(
+        home=tmp_path / "h",
+        policy_engine="opa",
+        opa_url=f"http://127.0.0.1:{server.port}",
+        policy_reload_seconds=-1,
+    )
     engine = make_engine(settings, policies_dir())
     assert isinstance(engine, OpaServerEngine)
     await start_engine(engine)
