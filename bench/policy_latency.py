@@ -20,8 +20,11 @@ from bot.gate.policy import DECISION_QUERY, PolicyEngine, RegorusEngine
 from bot.paths import policies_dir
 
 DEPLOY_INPUTS = [
-    {"action": {"name": "deploy.rollout", "params": {"service": svc, "environment": env}},
-     "requester": {"name": who, "roles": roles}, "now": "2026-12-01T10:00:00Z"}
+    {
+        "action": {"name": "deploy.rollout", "params": {"service": svc, "environment": env}},
+        "requester": {"name": who, "roles": roles},
+        "now": "2026-12-01T10:00:00Z",
+    }
     for svc in ("checkout", "ledger", "nosuch")
     for env in ("staging", "production")
     for who, roles in (("alice", ["deployer"]), ("carol", ["viewer"]))
@@ -39,24 +42,57 @@ def terraform_plan(n: int = 400) -> dict[str, Any]:
         elif kind == 1:
             rc = ("aws_s3_bucket", ["update"], {"bucket": f"b{i}", "tags": {"team": "x"}})
         elif kind == 2:
-            rc = ("aws_security_group", ["update"], {"name": f"sg{i}", "ingress": [
-                {"from_port": 443, "to_port": 443, "protocol": "tcp",
-                 "cidr_blocks": ["10.0.0.0/8"], "ipv6_cidr_blocks": []}]})
+            rc = (
+                "aws_security_group",
+                ["update"],
+                {
+                    "name": f"sg{i}",
+                    "ingress": [
+                        {
+                            "from_port": 443,
+                            "to_port": 443,
+                            "protocol": "tcp",
+                            "cidr_blocks": ["10.0.0.0/8"],
+                            "ipv6_cidr_blocks": [],
+                        }
+                    ],
+                },
+            )
         elif kind == 3:
-            policy = json.dumps({"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"],
-                                                "Resource": f"arn:aws:s3:::b{i}/*"}]})
+            policy = json.dumps(
+                {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["s3:GetObject"],
+                            "Resource": f"arn:aws:s3:::b{i}/*",
+                        }
+                    ]
+                }
+            )
             rc = ("aws_iam_role_policy", ["create"], {"name": f"p{i}", "policy": policy})
         else:
             rc = ("aws_route53_record", ["delete"], None)
-        changes.append({"address": f"{rc[0]}.r{i}", "type": rc[0], "name": f"r{i}",
-                        "change": {"actions": rc[1], "before": {}, "after": rc[2]}})
+        changes.append(
+            {
+                "address": f"{rc[0]}.r{i}",
+                "type": rc[0],
+                "name": f"r{i}",
+                "change": {"actions": rc[1], "before": {}, "after": rc[2]},
+            }
+        )
     return {"format_version": "1.2", "resource_changes": changes}
 
 
 def plan_input(plan: dict[str, Any]) -> dict[str, Any]:
-    return {"action": {"name": "terraform.apply",
-                       "params": {"workspace": "big", "environment": "staging", "plan": plan}},
-            "requester": {"name": "alice", "roles": ["deployer"]}, "now": "2026-12-01T10:00:00Z"}
+    return {
+        "action": {
+            "name": "terraform.apply",
+            "params": {"workspace": "big", "environment": "staging", "plan": plan},
+        },
+        "requester": {"name": "alice", "roles": ["deployer"]},
+        "now": "2026-12-01T10:00:00Z",
+    }
 
 
 def pct(values: list[float], q: float) -> float:
@@ -73,8 +109,12 @@ async def measure(engine: PolicyEngine, inputs: list[dict[str, Any]], n: int) ->
         await engine.evaluate(DECISION_QUERY, inputs[i % len(inputs)])
         samples.append((time.perf_counter() - t0) * 1000)
     wall = time.perf_counter() - start
-    return {"n": n, "p50_ms": round(pct(samples, 50), 3), "p99_ms": round(pct(samples, 99), 3),
-            "decisions_per_s": round(n / wall)}
+    return {
+        "n": n,
+        "p50_ms": round(pct(samples, 50), 3),
+        "p99_ms": round(pct(samples, 99), 3),
+        "decisions_per_s": round(n / wall),
+    }
 
 
 async def main(n: int, plan_n: int) -> dict[str, Any]:
@@ -91,8 +131,10 @@ async def main(n: int, plan_n: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
     try:
         for name, engine in engines.items():
-            results[name] = {"deploy": await measure(engine, DEPLOY_INPUTS, n),
-                             "terraform_400": await measure(engine, plan, plan_n)}
+            results[name] = {
+                "deploy": await measure(engine, DEPLOY_INPUTS, n),
+                "terraform_400": await measure(engine, plan, plan_n),
+            }
     finally:
         await rest.close()
         await server.stop()

@@ -23,6 +23,8 @@ audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit cha
 app.add_typer(audit_app, name="audit")
 policy_app = typer.Typer(no_args_is_help=True, help="Policy as code: test and evaluate.")
 app.add_typer(policy_app, name="policy")
+events_app = typer.Typer(no_args_is_help=True, help="The event backbone: tail and schemas.")
+app.add_typer(events_app, name="events")
 
 
 def _settings() -> Settings:
@@ -283,6 +285,74 @@ def _record_evaluation(
         )
     )
     store.close()
+
+
+def _event_line(event: object) -> str:
+    from bot.events import Event
+
+    assert isinstance(event, Event)
+    data = event.data
+    what = data.get("summary") or data.get("text") or data.get("target") or ""
+    return (
+        f"{event.time:%Y-%m-%d %H:%M:%S}  {event.topic:<11} {event.type:<20} "
+        f"{event.correlation_id:<14} {event.actor:<8} {str(what)[:80]}"
+    )
+
+
+@events_app.command("tail")
+def events_tail(
+    topic: Annotated[
+        str | None,
+        typer.Argument(help="deployments, incidents, drift, compliance, audit, requests, sandbox"),
+    ] = None,
+    follow: Annotated[bool, typer.Option(help="Keep waiting for new events.")] = False,
+    limit: Annotated[int, typer.Option(help="Stop after this many events (0: no limit).")] = 0,
+) -> None:
+    """Print events: from Kafka when SHIPMATE_EVENT_BUS=kafka, else from the local event log."""
+    from bot.events import TOPICS
+
+    settings = _settings()
+    if topic is not None and topic not in TOPICS:
+        typer.echo(f"Unknown topic '{topic}'. Topics: {', '.join(TOPICS)}.", err=True)
+        raise typer.Exit(2)
+    if settings.event_bus == "kafka":
+        from tools.kafka.tail import tail_kafka
+
+        asyncio.run(
+            tail_kafka(settings, topic, follow, limit, lambda e: typer.echo(_event_line(e)))
+        )
+        return
+    asyncio.run(_tail_local(settings, topic, follow, limit))
+
+
+async def _tail_local(settings: Settings, topic: str | None, follow: bool, limit: int) -> None:
+    from bot.events import EventLog
+    from bot.store import Store
+
+    log = EventLog(Store(settings.db_path))
+    last, shown = 0, 0
+    while True:
+        for seq, event in log.read_with_seq(topic, after_seq=last):
+            typer.echo(_event_line(event))
+            last, shown = seq, shown + 1
+            if limit and shown >= limit:
+                return
+        if not follow:
+            return
+        await asyncio.sleep(0.5)
+
+
+@events_app.command("schemas")
+def events_schemas(
+    out: Annotated[Path, typer.Option(help="Folder for the JSON Schema files.")] = Path(
+        "docs/schemas"
+    ),
+) -> None:
+    """Export the event envelope and every event type's schema as JSON Schema."""
+    from bot.schemas import export
+
+    written = export(out)
+    typer.echo(f"wrote {len(written)} schemas to {out}")
 
 
 @app.command()

@@ -12,7 +12,7 @@ import skills.sandbox
 import skills.status
 from bot.channel import Channels
 from bot.clock import Clock, SystemClock
-from bot.events import EventLog, InProcessBus
+from bot.events import EventBus, EventLog, InProcessBus
 from bot.gate.approvals import ApprovalStore
 from bot.gate.audit import AuditLog
 from bot.gate.executor import Executor
@@ -38,7 +38,7 @@ class App:
     store: Store
     clock: Clock
     events: EventLog
-    bus: InProcessBus
+    bus: EventBus
     audit: AuditLog
     engine: PolicyEngine
     gate: Gate
@@ -51,9 +51,11 @@ class App:
     async def start(self) -> None:
         """Connect what needs a connection (an OPA server); the embedded defaults need none."""
         await start_engine(self.engine)
+        await self.bus.start()
 
     async def close(self) -> None:
         await self.tasks.cancel_all()
+        await self.bus.close()
         await stop_engine(self.engine)
         self.store.close()
 
@@ -68,6 +70,23 @@ async def stop_engine(engine: PolicyEngine) -> None:
     close = getattr(engine, "close", None)
     if close is not None and inspect.isawaitable(result := close()):
         await result
+
+
+def make_bus(settings: Settings, store: Store, events: EventLog) -> EventBus:
+    if settings.event_bus == "kafka":
+        from tools.kafka.bus import KafkaBus
+
+        if not settings.kafka_bootstrap:
+            raise ValueError("SHIPMATE_EVENT_BUS=kafka needs SHIPMATE_KAFKA_BOOTSTRAP (host:port)")
+        return KafkaBus(
+            events,
+            store,
+            bootstrap=settings.kafka_bootstrap,
+            prefix=settings.kafka_topic_prefix,
+            group=settings.kafka_group,
+            partitions=settings.kafka_partitions,
+        )
+    return InProcessBus(events)
 
 
 def make_engine(settings: Settings, policy_dir: Path) -> PolicyEngine:
@@ -98,7 +117,7 @@ def build(
     policy_dir = settings.policy_dir or policies_dir()
     store = Store(settings.db_path)
     events = EventLog(store)
-    bus = InProcessBus(events)
+    bus = make_bus(settings, store, events)
     audit = AuditLog(store)
     engine = engine or make_engine(settings, policy_dir)
     tasks = Tasks()
@@ -129,13 +148,14 @@ def build(
         registry=registry,
         router=Router(registry),
         gate=gate,
-        fleet=fleet,
+        fleet=fleet.reader,
         suggester=NoModelSuggester(),
         audit=audit,
         bus=bus,
         clock=clock,
         tasks=tasks,
         channels=channels,
+        store=store,
     )
     return App(
         settings=settings,

@@ -15,6 +15,7 @@ from bot.models import Action, Outcome, Principal, Request
 from bot.ports import DeployReader
 from bot.router import RouteError, Router
 from bot.sdk import Registry, SkillContext, UserError
+from bot.store import Store
 from bot.tasks import Tasks
 from learner.suggest import Suggester
 
@@ -44,6 +45,7 @@ class Pipeline:
         clock: Clock,
         tasks: Tasks,
         channels: Channels,
+        store: Store,
     ) -> None:
         self.registry = registry
         self.router = router
@@ -55,6 +57,7 @@ class Pipeline:
         self.clock = clock
         self.tasks = tasks
         self.channels = channels
+        self.store = store
         gate.notify = self._followup
 
     def _context(
@@ -85,28 +88,29 @@ class Pipeline:
             request_id=request.id, user=request.principal.name, door=request.origin.transport
         )
         now = self.clock.now()
-        self.audit.append(
+        event = Event(
+            type="request.received",
             time=now,
-            kind="request",
-            actor=request.principal.name,
-            door=request.origin.transport,
+            topic="requests",
             correlation_id=request.id,
-            payload={
-                "text": request.text,
-                "channel": request.origin.channel,
-                "roles": list(request.principal.roles),
-            },
+            actor=request.principal.name,
+            data={"text": request.text, "door": request.origin.transport},
         )
-        await self.bus.publish(
-            Event(
-                type="request.received",
+        with self.store.tx():  # the audit record and its event in one step (the outbox)
+            self.audit.append(
                 time=now,
-                topic="requests",
-                correlation_id=request.id,
+                kind="request",
                 actor=request.principal.name,
-                data={"text": request.text, "door": request.origin.transport},
+                door=request.origin.transport,
+                correlation_id=request.id,
+                payload={
+                    "text": request.text,
+                    "channel": request.origin.channel,
+                    "roles": list(request.principal.roles),
+                },
             )
-        )
+            self.bus.stage(event)
+        await self.bus.flush()
         thread = request.origin.thread
         try:
             intent = self.router.route(request.text)

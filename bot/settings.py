@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     opa_timeout_seconds: float = 1.0
     # Push shipmate's policies and data to the OPA server at start (off: OPA loads bundles).
     opa_push_policies: bool = True
+    # The event bus: in-process (default), or Kafka at kafka_bootstrap.
+    event_bus: Literal["memory", "kafka"] = "memory"
+    kafka_bootstrap: str | None = None
+    kafka_topic_prefix: str = "shipmate."
+    kafka_group: str = "shipmate"
+    kafka_partitions: int = 3
     # How often (seconds) the engine looks for edited policy files; negative: never.
     policy_reload_seconds: float = 1.0
     approval_ttl_seconds: int = 3600

@@ -22,3 +22,11 @@ async def test_first_reply_bench_runs() -> None:
     result = await first_reply.main(20)
     assert result["n"] == 20
     assert 0 < float(result["p50_ms"]) <= float(result["max_ms"])  # type: ignore[arg-type]
+
+
+async def test_events_bench_runs() -> None:
+    from bench import events_throughput
+
+    result = await events_throughput.main(200, 50, per_tx=10, one_process=True)
+    assert result["n"] == 200 and result["outage_events"] == 50
+    assert float(result["events_per_s"]) > 0  # type: ignore[arg-type]

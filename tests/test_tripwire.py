@@ -40,3 +40,10 @@ async def test_grant_is_scoped_to_the_executor_call(harness: Harness) -> None:
         result = await harness.app.fleet.rollout(_action(), _noop)
     assert result.status == "succeeded"
     assert current_grant() is None
+
+
+def test_skills_get_a_read_only_fleet(harness: Harness) -> None:
+    reader = harness.app.pipeline.fleet
+    assert hasattr(reader, "services") and hasattr(reader, "service")
+    for writer_name in ("rollout", "rollback", "inject_fault", "clear_fault"):
+        assert not hasattr(reader, writer_name)

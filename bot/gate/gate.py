@@ -103,7 +103,7 @@ class Gate:
             "now": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
 
-    async def decide(self, action: Action) -> Decision:
+    async def decide(self, action: Action, input_doc: dict[str, Any] | None = None) -> Decision:
         """The policy decision for an action. Anything but a well-formed decision is a denial."""
         if action.name not in ACTIONS:
             return Decision.deny(
@@ -111,7 +111,9 @@ class Gate:
                 "gate.unknown_action",
             )
         try:
-            value = await self.engine.evaluate(DECISION_QUERY, self.policy_input(action))
+            value = await self.engine.evaluate(
+                DECISION_QUERY, input_doc if input_doc is not None else self.policy_input(action)
+            )
         except PolicyError as exc:
             log.error("policy evaluation failed", action=action.name, error=str(exc))
             return Decision.deny(
@@ -163,7 +165,9 @@ class Gate:
     # ---- submit -------------------------------------------------------------------------
 
     async def submit(self, action: Action, channel: SafeChannel) -> Outcome:
-        decision = await self.decide(action)
+        input_doc = self.policy_input(action)
+        decision = await self.decide(action, input_doc)
+        # The proposal, the exact policy input and the decision, in the audit chain.
         await self._record(
             action,
             "decision",
@@ -171,7 +175,8 @@ class Gate:
             "policy.decided",
             "compliance",
             {
-                "action": action.model_dump(mode="json"),
+                "proposal": action.model_dump(mode="json"),
+                "input": input_doc,
                 "engine": self.engine.name,
                 "decision": decision.model_dump(mode="json"),
             },
@@ -573,16 +578,10 @@ class Gate:
         topic: str,
         payload: dict[str, Any],
     ) -> None:
+        """One audit record and its event, written in one transaction (the outbox), then
+        delivered by the bus."""
         now: datetime = self._clock.now()
         body = {"action_id": action.id, "action": action.name, "target": action.target, **payload}
-        self.audit.append(
-            time=now,
-            kind=kind,
-            actor=actor,
-            door=action.origin.transport,
-            correlation_id=action.correlation_id,
-            payload=body,
-        )
         event = Event(
             type=event_type,
             time=now,
@@ -591,4 +590,14 @@ class Gate:
             actor=actor,
             data=body,
         )
-        await self._bus.publish(event)
+        with self._store.tx():
+            self.audit.append(
+                time=now,
+                kind=kind,
+                actor=actor,
+                door=action.origin.transport,
+                correlation_id=action.correlation_id,
+                payload=body,
+            )
+            self._bus.stage(event)
+        await self._bus.flush()

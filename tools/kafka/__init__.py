@@ -1,0 +1,1 @@
+"""Kafka: the production event bus (aiokafka)."""
