@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import structlog
 
@@ -66,7 +68,13 @@ class Channel(Protocol):
 
 class SafeChannel:
     """Wraps every door's channel: redacts all outgoing text, and never lets a failure to talk
-    crash the work (it is logged; the audit and event log keep the story)."""
+    crash the work (it is logged; the audit and event log keep the story). Updates of one
+    message are applied in the order they were made, even when one is slowed by retries (a
+    deployment's final status must not be overwritten by an earlier "in progress")."""
+
+    _update_locks: ClassVar[weakref.WeakValueDictionary[tuple[str, str, str], asyncio.Lock]] = (
+        weakref.WeakValueDictionary()
+    )
 
     def __init__(self, inner: Channel) -> None:
         self.inner = inner
@@ -83,10 +91,15 @@ class SafeChannel:
     async def update(self, ref: MessageRef, reply: Reply) -> None:
         if not ref.id:
             return
-        try:
-            await self.inner.update(ref, reply.redacted())
-        except Exception:
-            log.exception("updating a message failed", channel=self.channel_id, id=ref.id)
+        key = (self.transport, ref.channel, ref.id)
+        lock = self._update_locks.get(key)
+        if lock is None:
+            lock = self._update_locks[key] = asyncio.Lock()
+        async with lock:
+            try:
+                await self.inner.update(ref, reply.redacted())
+            except Exception:
+                log.exception("updating a message failed", channel=self.channel_id, id=ref.id)
 
 
 ChannelFactory = Callable[[Origin], Channel]

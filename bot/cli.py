@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -353,6 +354,77 @@ def events_schemas(
 
     written = export(out)
     typer.echo(f"wrote {len(written)} schemas to {out}")
+
+
+@app.command()
+def slack(
+    mode: Annotated[str | None, typer.Option(help="socket (default) or http.")] = None,
+    host: Annotated[str | None, typer.Option(help="HTTP mode: address to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP mode: port.")] = None,
+) -> None:
+    """Run shipmate in Slack (Socket Mode, or HTTP at /slack/events)."""
+    from bot.compose import build
+    from bot.doors.slack.door import SlackDoor
+
+    settings = _settings()
+    mode = mode or settings.slack_mode
+    if mode not in {"socket", "http"}:
+        typer.echo("--mode is socket or http.", err=True)
+        raise typer.Exit(2)
+    missing = [
+        name
+        for name, value in (
+            ("SLACK_BOT_TOKEN", settings.slack_bot_token),
+            ("SLACK_SIGNING_SECRET", settings.slack_signing_secret),
+        )
+        if value is None
+    ]
+    if mode == "socket" and settings.slack_app_token is None:
+        missing.append("SLACK_APP_TOKEN")
+    if missing:
+        typer.echo(
+            f"Set {', '.join(missing)} (see docs/slack.md); `make run` needs none of "
+            "them and talks to you in the terminal.",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+    async def main() -> int:
+        shipmate = build(settings)
+        assert settings.slack_bot_token and settings.slack_signing_secret
+        door = SlackDoor(
+            shipmate,
+            bot_token=settings.slack_bot_token.get_secret_value(),
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            app_token=(
+                settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+            ),
+            api_url=settings.slack_api_url,
+            usergroups=settings.slack_usergroups,
+        )
+        try:
+            await shipmate.start()
+            await door.identity.refresh()
+            await shipmate.gate.recover()
+            if mode == "http":
+                bound = await door.start_http(
+                    host or settings.slack_host, port or settings.slack_port
+                )
+                typer.echo(
+                    f"shipmate is listening for Slack on "
+                    f"http://{host or settings.slack_host}:{bound}/slack/events"
+                )
+            else:
+                await door.start_socket()
+                typer.echo("shipmate is connected to Slack (Socket Mode)")
+            await asyncio.Event().wait()
+            return 0
+        finally:
+            await door.close()
+            await shipmate.close()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        raise typer.Exit(asyncio.run(main()))
 
 
 @app.command()

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -16,7 +16,7 @@ from pydantic_settings import (
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SHIPMATE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SHIPMATE_", extra="ignore", populate_by_name=True)
 
     # All local state (SQLite store: approvals, audit, events, sandbox) lives under here.
     home: Path = Path(".shipmate")
@@ -35,6 +35,24 @@ class Settings(BaseSettings):
     kafka_topic_prefix: str = "shipmate."
     kafka_group: str = "shipmate"
     kafka_partitions: int = 3
+    # Slack: the standard variable names (SLACK_BOT_TOKEN, ...) are read as they are.
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "SHIPMATE_SLACK_BOT_TOKEN")
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "SHIPMATE_SLACK_APP_TOKEN")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "SHIPMATE_SLACK_SIGNING_SECRET"),
+    )
+    # Any Slack-compatible Web API (Socket Mode's apps.connections.open goes there too).
+    slack_api_url: str | None = None
+    slack_mode: Literal["socket", "http"] = "socket"
+    slack_host: str = "127.0.0.1"
+    slack_port: int = 3000
+    # Extra roles from Slack user groups: {role: usergroup id}, e.g. {"oncall": "S0ONCALL"}.
+    slack_usergroups: dict[str, str] = {}
     # How often (seconds) the engine looks for edited policy files; negative: never.
     policy_reload_seconds: float = 1.0
     approval_ttl_seconds: int = 3600

@@ -30,3 +30,13 @@ async def test_events_bench_runs() -> None:
     result = await events_throughput.main(200, 50, per_tx=10, one_process=True)
     assert result["n"] == 200 and result["outage_events"] == 50
     assert float(result["events_per_s"]) > 0  # type: ignore[arg-type]
+
+
+async def test_slack_ack_bench_runs() -> None:
+    from bench import slack_ack
+
+    result = await slack_ack.run(20)
+    for mode in ("http", "socket_mode"):
+        for load in ("sequential", "concurrent_20"):
+            assert result[mode][load]["p50_ms"] > 0
+    assert result["deploy_to_first_thread_message"]["p50_ms"] > 0
