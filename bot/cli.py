@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -26,6 +26,10 @@ policy_app = typer.Typer(no_args_is_help=True, help="Policy as code: test and ev
 app.add_typer(policy_app, name="policy")
 events_app = typer.Typer(no_args_is_help=True, help="The event backbone: tail and schemas.")
 app.add_typer(events_app, name="events")
+learner_app = typer.Typer(
+    no_args_is_help=True, help="The rollout-strategy learner: train, evaluate, score."
+)
+app.add_typer(learner_app, name="learner")
 
 
 def _settings() -> Settings:
@@ -425,6 +429,148 @@ def slack(
 
     with contextlib.suppress(KeyboardInterrupt):
         raise typer.Exit(asyncio.run(main()))
+
+
+def _history(settings: Settings) -> list[Any]:
+    from bot.events import EventLog
+    from bot.store import Store
+    from learner.history import records
+
+    log = EventLog(Store(settings.db_path))
+    return records((e.type, e.data) for e in log.read())
+
+
+@learner_app.command("train")
+def learner_train(
+    steps: Annotated[int, typer.Option(help="Environment steps.")] = 60000,
+    seed: Annotated[int, typer.Option(help="Seed (training is deterministic).")] = 7,
+    algo: Annotated[str, typer.Option(help="ppo (default) or dqn.")] = "ppo",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Model folder (default: a new version under $SHIPMATE_HOME/learner/models)."
+        ),
+    ] = None,
+) -> None:
+    """Train a model on the synthetic history and write it with its training report."""
+    import json
+    from datetime import UTC, datetime
+
+    from learner.train import train
+
+    settings = _settings()
+    version = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = out or settings.home / "learner" / "models" / version
+    report = train(folder, steps=steps, seed=seed, algo=algo, version=version)
+    typer.echo(json.dumps({**report, "folder": str(folder)}, indent=2))
+
+
+@learner_app.command("evaluate")
+def learner_evaluate(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    plot: Annotated[Path | None, typer.Option(help="Write a bar chart (PNG).")] = None,
+    n: Annotated[int, typer.Option(help="Held-out deploys.")] = 5000,
+    model: Annotated[
+        Path | None, typer.Option(help="Model folder (default: the one in use).")
+    ] = None,
+) -> None:
+    """Mean cost, failure impact and duration per policy on held-out data, with 95 % CIs."""
+    import json
+
+    from learner.evaluate import evaluate
+    from learner.evaluate import plot as draw
+    from learner.model import SHIPPED
+
+    settings = _settings()
+    current = settings.home / "learner" / "current"
+    folder = model or (current if (current / "policy.npz").is_file() else SHIPPED)
+    result = evaluate(folder, n=n)
+    if plot is not None:
+        draw(result, plot)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Held-out deploys: n={n}, shifted distribution (model {result['model']})")
+    for column in (
+        "policy",
+        "mean cost",
+        "95% CI",
+        "failure impact",
+        "duration",
+        "agrees with oracle",
+    ):
+        table.add_column(column, justify="left" if column == "policy" else "right")
+    for name, row in result["policies"].items():
+        table.add_row(
+            name,
+            f"{row['mean_cost']:.3f}",
+            f"{row['ci_low']:.3f} - {row['ci_high']:.3f}",
+            f"{row['failure_impact']:.3f}",
+            f"{row['duration_cost']:.3f}",
+            f"{row['agrees_with_oracle']:.0%}",
+        )
+    console = Console()
+    console.print(table)
+    summary = result["summary"]
+    console.print(
+        f"learned is {summary['learned_vs_best_fixed']:.1%} below the best fixed "
+        f"strategy, {summary['learned_vs_oracle']:.1%} above the oracle, "
+        f"{summary['learned_vs_bandit']:.1%} below the contextual bandit."
+    )
+    if plot is not None:
+        console.print(f"chart: {plot}")
+
+
+@learner_app.command("scorecard")
+def learner_scorecard(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Shadow mode: the learner's suggestions beside what ran, agreement, outcomes, costs."""
+    import json
+
+    from learner.scorecard import scorecard
+
+    card = scorecard(_history(_settings()))
+    if as_json:
+        typer.echo(json.dumps(card))
+        return
+    typer.echo(f"{card['deploys']} deploys with a suggestion; agreement {card['agreement']:.0%}")
+    for service, row in card["services"].items():
+        typer.echo(
+            f"  {service:<10} deploys {row['deploys']:>3}  agreement "
+            f"{row['agreement']:.0%}  failed {row['failed']}/{row['finished']}  "
+            f"est. cost chosen {row['estimated_cost_chosen']:.2f} vs suggested "
+            f"{row['estimated_cost_suggested']:.2f}"
+        )
+
+
+@learner_app.command("retrain")
+def learner_retrain(
+    steps: Annotated[int, typer.Option(help="Environment steps.")] = 60000,
+    every: Annotated[float, typer.Option(help="Repeat every this many hours (0: once).")] = 0,
+    times: Annotated[
+        int, typer.Option(help="With --every: stop after this many runs (0: never).")
+    ] = 0,
+) -> None:
+    """Retrain on the synthetic world plus real deploys; promote only if it beats the model
+    in use on held-out data."""
+    import json
+    import time as clock
+
+    from learner.retrain import retrain
+
+    settings = _settings()
+    runs = 0
+    while True:
+        report = retrain(settings.home, _history(settings), steps=steps)
+        typer.echo(json.dumps(report))
+        runs += 1
+        if every <= 0 or (times and runs >= times):
+            return
+        clock.sleep(every * 3600)
 
 
 @app.command()

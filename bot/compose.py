@@ -18,6 +18,7 @@ from bot.gate.audit import AuditLog
 from bot.gate.executor import Executor
 from bot.gate.gate import Gate
 from bot.gate.policy import PolicyEngine, RegorusEngine
+from bot.history import EventHistory
 from bot.identity import Directory
 from bot.paths import policies_dir
 from bot.pipeline import Pipeline
@@ -26,7 +27,7 @@ from bot.sdk import Registry
 from bot.settings import Settings
 from bot.store import Store
 from bot.tasks import Tasks
-from learner.suggest import NoModelSuggester
+from learner.model import load_suggester
 from tools.sandbox.fleet import SandboxFleet
 
 SKILL_MODULES = (skills.deploy, skills.status, skills.approvals, skills.sandbox)
@@ -149,7 +150,8 @@ def build(
         router=Router(registry),
         gate=gate,
         fleet=fleet.reader,
-        suggester=NoModelSuggester(),
+        suggester=load_suggester(settings.home / "learner" / "current"),
+        history=EventHistory(events, clock),
         audit=audit,
         bus=bus,
         clock=clock,

@@ -136,6 +136,21 @@ class EventLog:
         rows = self._store.query(sql + " ORDER BY seq", tuple(params))
         return [(r["seq"], Event.model_validate_json(r["body"])) for r in rows]
 
+    def find(self, topic: str, types: tuple[str, ...], since: datetime, **data: str) -> list[Event]:
+        """Events of these types since a time whose data fields equal the given values."""
+        sql = (
+            f"SELECT body FROM events WHERE topic=? AND type IN ({','.join('?' * len(types))})"
+            " AND time >= ?"
+        )
+        params: list[str] = [topic, *types, since.isoformat()]
+        for key, value in data.items():
+            sql += f" AND json_extract(body, '$.data.{key}') = ?"
+            params.append(value)
+        return [
+            Event.model_validate_json(r["body"])
+            for r in self._store.query(sql + " ORDER BY seq", tuple(params))
+        ]
+
     # --- outbox ------------------------------------------------------------------------------
     def unpublished(self, limit: int = 500) -> list[tuple[int, str, str, str]]:
         """(seq, topic, correlation id, body) of the oldest events not yet published."""

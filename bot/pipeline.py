@@ -12,7 +12,7 @@ from bot.events import Event, EventBus
 from bot.gate.audit import AuditLog
 from bot.gate.gate import Gate
 from bot.models import Action, Outcome, Principal, Request
-from bot.ports import DeployReader
+from bot.ports import DeployReader, HistoryReader
 from bot.router import RouteError, Router
 from bot.sdk import Registry, SkillContext, UserError
 from bot.store import Store
@@ -40,6 +40,7 @@ class Pipeline:
         gate: Gate,
         fleet: DeployReader,
         suggester: Suggester,
+        history: HistoryReader,
         audit: AuditLog,
         bus: EventBus,
         clock: Clock,
@@ -52,6 +53,7 @@ class Pipeline:
         self.gate = gate
         self.fleet = fleet
         self.suggester = suggester
+        self.history = history
         self.audit = audit
         self.bus = bus
         self.clock = clock
@@ -76,6 +78,7 @@ class Pipeline:
             gate=self.gate,
             fleet=self.fleet,
             suggester=self.suggester,
+            history=self.history,
             registry=self.registry,
             now=self.clock.now,
             request=request,

@@ -32,7 +32,30 @@ class ServiceState(Frozen):
     target: str  # what kind of deploy target holds it, e.g. "sandbox"
 
 
+class ChangeInfo(Frozen):
+    """What a deploy changes, as the CI or the deploy target knows it (None: unknown)."""
+
+    lines: int | None = None
+    files: int | None = None
+    migrations: int | None = None
+    tests_passed: bool | None = None
+    coverage_delta: float | None = None
+    dependents: int | None = None
+
+
+class RecentHistory(Frozen):
+    deploys: int  # of this service in this environment, in the window
+    failures: int  # of those, rolled back or failed
+    hours_since_last: float | None
+
+
 class DeployReader(Protocol):
     async def services(self) -> list[ServiceState]: ...
 
     async def service(self, name: str, environment: str) -> ServiceState | None: ...
+
+    async def change(self, name: str, from_version: str, to_version: str) -> ChangeInfo | None: ...
+
+
+class HistoryReader(Protocol):
+    def recent(self, service: str, environment: str, days: int = 7) -> RecentHistory: ...

@@ -25,17 +25,21 @@ from bot.models import (
     Principal,
     Request,
 )
-from bot.ports import DeployReader, ServiceState
+from bot.ports import ChangeInfo, DeployReader, HistoryReader, RecentHistory, ServiceState
+from learner.features import DeployFeatures
 from learner.suggest import DeployContext, Suggester, Suggestion
 
 __all__ = [
     "Action",
     "Arg",
     "Button",
+    "ChangeInfo",
     "DeployContext",
+    "DeployFeatures",
     "NoSlots",
     "Outcome",
     "OutcomeStatus",
+    "RecentHistory",
     "Registry",
     "Reply",
     "ReplyKind",
@@ -178,6 +182,7 @@ class SkillContext:
         gate: GatePort,
         fleet: DeployReader,
         suggester: Suggester,
+        history: HistoryReader,
         registry: Registry,
         now: Callable[[], datetime],
         request: Request | None = None,
@@ -187,6 +192,7 @@ class SkillContext:
         self.origin = origin
         self.channel = channel
         self.fleet = fleet
+        self.history = history
         self.registry = registry
         self.request = request
         self.thread: str | None = origin.thread

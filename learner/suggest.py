@@ -6,6 +6,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from learner.features import DeployFeatures
+
 
 class DeployContext(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -16,6 +18,8 @@ class DeployContext(BaseModel):
     from_version: str
     to_version: str
     requested_strategy: str | None = None
+    # What is known about the change and the service (missing: unknown).
+    features: DeployFeatures | None = None
 
 
 class Alternative(BaseModel):
@@ -28,25 +32,30 @@ class Alternative(BaseModel):
 class Suggestion(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    strategy: str | None  # None: no recommendation
+    strategy: str | None  # None: no recommendation; else a learner strategy name
+    label: str = ""  # in words, e.g. "canary 5% with a 45-minute window"
+    deploy_strategy: str | None = None  # what the deploy skill would run: rolling|canary|...
+    canary_first_step: float | None = None
     canary_window_minutes: int | None = None
     confidence: float = 0.0
+    expected_cost: float | None = None
+    failure_probability: float | None = None
     reasons: tuple[str, ...] = ()
     alternatives: tuple[Alternative, ...] = ()
     model: str = "none"
 
-    def sentence(self) -> str:
+    def sentence(self, chosen: str | None = None) -> str:
         if self.strategy is None:
             return "Learner: " + ("; ".join(self.reasons) or "no suggestion") + "."
-        window = (
-            f" with a {self.canary_window_minutes}-minute window"
-            if self.canary_window_minutes
-            else ""
+        why = ", ".join(self.reasons)
+        alts = "; ".join(f"{a.strategy} {a.expected_cost:.1f}" for a in self.alternatives)
+        text = (
+            f"Learner suggests {self.label} (confidence {self.confidence:.0%}) for {why}. "
+            f"Expected cost {self.expected_cost or 0:.1f} (alternatives: {alts})."
         )
-        why = "; ".join(self.reasons)
-        return (
-            f"Learner suggests {self.strategy}{window} (confidence {self.confidence:.0%}): {why}."
-        )
+        if chosen and self.deploy_strategy and chosen != self.deploy_strategy:
+            text += f" You chose {chosen}: that is what will run."
+        return text
 
 
 class Suggester(Protocol):

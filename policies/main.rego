@@ -21,11 +21,18 @@ base := data.shipmate.runbook.decision if domain == "runbook"
 base := data.shipmate.incident.decision if domain in {"pagerduty", "incident", "slack"}
 
 # Autonomy: actions the learner proposes run in shadow mode (recorded, not executed) for the
-# services listed in data.org.autonomy, until their scorecard earns trust.
+# services listed in data.org.autonomy, until the service's scorecard earns trust.
 shadowed if {
 	object.get(input.action.risk, "proposed_by", "") == "learner"
 	some s in data.org.autonomy.learner_shadow_services
 	s in {"*", object.get(input.action.params, "service", "")}
+	not trusted
+}
+
+trusted if {
+	card := input.action.risk.learner_scorecard
+	card.deploys >= data.org.autonomy.learner_trust.min_deploys
+	card.agreement >= data.org.autonomy.learner_trust.min_agreement
 }
 
 decision := base if not shadowed

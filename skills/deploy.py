@@ -11,12 +11,14 @@ from bot.sdk import (
     Action,
     Arg,
     DeployContext,
+    DeployFeatures,
     Outcome,
     OutcomeStatus,
     Reply,
     ReplyKind,
     ServiceState,
     SkillContext,
+    Suggestion,
     UserError,
     followup,
     skill,
@@ -138,6 +140,7 @@ async def deploy(ctx: SkillContext, s: DeploySlots) -> None:
             f"{s.service} in {s.environment} is busy ({state.status}); wait for it "
             "to finish, or /rollback."
         )
+    features = await _features(ctx, state, s.version)
     suggestion = ctx.suggest(
         DeployContext(
             service=s.service,
@@ -146,6 +149,7 @@ async def deploy(ctx: SkillContext, s: DeploySlots) -> None:
             from_version=state.version,
             to_version=s.version,
             requested_strategy=s.strategy,
+            features=features,
         )
     )
     summary = f"deploy {s.service} {state.version} -> {s.version} to {s.environment} ({s.strategy})"
@@ -158,7 +162,7 @@ async def deploy(ctx: SkillContext, s: DeploySlots) -> None:
                 ("Strategy", f"{s.strategy}: {STEPS[s.strategy]}"),
                 ("Replicas", str(state.replicas)),
                 ("Target", state.target),
-                ("Suggestion", suggestion.sentence()),
+                ("Suggestion", suggestion.sentence(chosen=s.strategy)),
             ),
         )
     )
@@ -172,12 +176,56 @@ async def deploy(ctx: SkillContext, s: DeploySlots) -> None:
             "from_version": state.version,
             "strategy": s.strategy,
         },
-        risk={"tier": state.tier},
+        risk=_risk(features, suggestion),
         summary=summary,
         followup="deploy.finished",
     )
     status, kind = _STATUS.get(outcome.status, (outcome.status.value, ReplyKind.INFO))
     await ctx.update_parent(_parent(title, status, kind))
+
+
+async def _features(ctx: SkillContext, state: ServiceState, version: str) -> DeployFeatures:
+    """What is known about this change and this service, for the learner and for policy."""
+    change = await ctx.fleet.change(state.service, state.version, version)
+    recent = ctx.history.recent(state.service, state.environment)
+    now = ctx.now()
+    return DeployFeatures(
+        tier=min(max(state.tier, 1), 3),
+        dependents=change.dependents if change else None,
+        change_lines=change.lines if change else None,
+        change_files=change.files if change else None,
+        migrations=change.migrations if change else None,
+        tests_passed=change.tests_passed if change else None,
+        coverage_delta=change.coverage_delta if change else None,
+        hours_since_last_deploy=recent.hours_since_last,
+        recent_failure_rate=recent.failures / recent.deploys if recent.deploys else None,
+        hour=now.hour,
+        weekday=now.weekday(),
+    )
+
+
+def _risk(features: DeployFeatures, suggestion: Suggestion) -> dict[str, object]:
+    """Risk hints for policy (change size, migrations, the learner's estimate) and the
+    learner's suggestion, recorded with the decision for shadow-mode scoring."""
+    risk: dict[str, object] = {"tier": features.tier}
+    if features.change_lines is not None:
+        risk["change_lines"] = features.change_lines
+    if features.migrations:
+        risk["migrations"] = features.migrations
+    if features.recent_failure_rate is not None:
+        risk["recent_failure_rate"] = round(features.recent_failure_rate, 3)
+    if suggestion.strategy is not None:
+        if suggestion.failure_probability is not None:
+            risk["failure_probability"] = suggestion.failure_probability
+        risk["learner"] = {
+            "strategy": suggestion.strategy,
+            "deploy_strategy": suggestion.deploy_strategy,
+            "confidence": round(suggestion.confidence, 3),
+            "expected_cost": suggestion.expected_cost,
+            "model": suggestion.model,
+            "features": features.model_dump(exclude_none=True),
+        }
+    return risk
 
 
 @skill(

@@ -16,7 +16,8 @@ async def test_staging_deploy_tells_its_story_in_one_thread(harness: Harness) ->
     assert all(p.thread == parent.id for p in rest)
     plan = rest[0].reply
     assert plan.text.startswith("Plan:")
-    assert ("Suggestion", "Learner: no learner model loaded.") in plan.fields
+    suggestion = dict(plan.fields)["Suggestion"]
+    assert suggestion.startswith("Learner suggests ") and "You chose bluegreen" in suggestion
     assert rest[-1].reply.kind is ReplyKind.SUCCESS
     statuses = [
         dict(r.fields)["Status"] for ref, r in harness.channel.updates if ref.id == parent.id

@@ -342,8 +342,9 @@ def test_shipmate_slack_without_credentials_says_what_to_set(tmp_path: Path) -> 
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env["SHIPMATE_HOME"] = str(tmp_path / "home")
     shipmate = Path(sys.executable).with_name("shipmate")
-    result = subprocess.run([str(shipmate), "slack"], env=env, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [str(shipmate), "slack"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert "SLACK_BOT_TOKEN" in result.stderr and "SLACK_APP_TOKEN" in result.stderr
     assert "make run" in result.stderr

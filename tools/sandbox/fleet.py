@@ -18,7 +18,7 @@ import yaml
 
 from bot.clock import Clock
 from bot.models import Action, ExecutionResult
-from bot.ports import Health, Progress, ServiceState
+from bot.ports import ChangeInfo, Health, Progress, ServiceState
 from bot.store import Store
 from tools.guard import writer
 
@@ -151,6 +151,20 @@ class SandboxFleet:
     def reader(self) -> FleetReader:
         """The read-only view handed to skills (writers stay with the executor)."""
         return FleetReader(self)
+
+    async def change(self, name: str, from_version: str, to_version: str) -> ChangeInfo:
+        """The simulated change between two versions: stable per pair, modest in size (the
+        sandbox's demo deploys are everyday changes), with tests passing."""
+        j = _jitter(name, from_version, to_version)
+        lines = 20 + int(j * 380)
+        return ChangeInfo(
+            lines=lines,
+            files=1 + lines // 30,
+            migrations=0,
+            tests_passed=True,
+            coverage_delta=round((j - 0.5) * 2, 1),
+            dependents=2 + int(j * 6),
+        )
 
     async def services(self) -> list[ServiceState]:
         rows = self._store.query("SELECT * FROM sandbox_services ORDER BY service, environment")
@@ -336,6 +350,9 @@ class FleetReader:
 
     def __init__(self, fleet: SandboxFleet) -> None:
         self._fleet = fleet
+
+    async def change(self, name: str, from_version: str, to_version: str) -> ChangeInfo | None:
+        return await self._fleet.change(name, from_version, to_version)
 
     async def services(self) -> list[ServiceState]:
         return await self._fleet.services()
