@@ -26,6 +26,8 @@ policy_app = typer.Typer(no_args_is_help=True, help="Policy as code: test and ev
 app.add_typer(policy_app, name="policy")
 events_app = typer.Typer(no_args_is_help=True, help="The event backbone: tail and schemas.")
 app.add_typer(events_app, name="events")
+nlu_app = typer.Typer(no_args_is_help=True, help="Natural language: route and evaluate.")
+app.add_typer(nlu_app, name="nlu")
 learner_app = typer.Typer(
     no_args_is_help=True, help="The rollout-strategy learner: train, evaluate, score."
 )
@@ -571,6 +573,81 @@ def learner_retrain(
         if every <= 0 or (times and runs >= times):
             return
         clock.sleep(every * 3600)
+
+
+def _understanding(settings: Settings) -> Any:
+    from bot.compose import make_nlu
+    from bot.paths import policies_dir
+
+    nlu = make_nlu(
+        settings.model_copy(update={"nlu": "embedded"}), settings.policy_dir or policies_dir()
+    )
+    assert nlu is not None
+    return nlu
+
+
+@nlu_app.command("route")
+def nlu_route() -> None:
+    """Read utterances on stdin (one per line, or JSONL with a "text" field); write one JSON
+    object per line: {"intent", "slots", "confidence"}."""
+    import json
+
+    nlu = _understanding(_settings())
+
+    async def run() -> None:
+        for raw in sys.stdin:
+            line = raw.strip()
+            if not line:
+                continue
+            text = line
+            if line.startswith("{"):
+                try:
+                    text = str(json.loads(line).get("text", ""))
+                except json.JSONDecodeError:
+                    text = line
+            routed = await nlu.understand(text)
+            typer.echo(
+                json.dumps(
+                    {
+                        "intent": routed.intent,
+                        "slots": routed.slots,
+                        "confidence": routed.confidence,
+                    }
+                )
+            )
+
+    asyncio.run(run())
+
+
+@nlu_app.command("eval")
+def nlu_eval(
+    file: Annotated[Path, typer.Argument(help="JSONL rows: text, intent, optional slots.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Accuracy per intent, slot accuracy, out-of-scope precision and recall, latency."""
+    import json
+
+    from bot.nlu.evaluate import evaluate_rows
+
+    if not file.is_file():
+        typer.echo(f"No such file: {file}", err=True)
+        raise typer.Exit(2)
+    rows = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+    report = asyncio.run(evaluate_rows(_understanding(_settings()), rows))
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    typer.echo(
+        f"{report['rows']} utterances: intent accuracy {report['accuracy']:.1%}, "
+        f"slot accuracy {report['slot_accuracy']:.1%}, out-of-scope precision "
+        f"{report['out_of_scope']['precision']:.1%} recall "
+        f"{report['out_of_scope']['recall']:.1%}, latency p50 "
+        f"{report['latency_ms']['p50']:.1f} ms p99 {report['latency_ms']['p99']:.1f} ms"
+    )
+    for intent, row in report["per_intent"].items():
+        typer.echo(f"  {intent:<18} {row['correct']:>3}/{row['total']:<3} {row['accuracy']:.0%}")
+    for name, row in report["slots"].items():
+        typer.echo(f"  slot {name:<12} {row['correct']:>3}/{row['total']:<3} {row['accuracy']:.0%}")
 
 
 @app.command()

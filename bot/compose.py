@@ -17,10 +17,11 @@ from bot.gate.approvals import ApprovalStore
 from bot.gate.audit import AuditLog
 from bot.gate.executor import Executor
 from bot.gate.gate import Gate
-from bot.gate.policy import PolicyEngine, RegorusEngine
+from bot.gate.policy import PolicyEngine, RegorusEngine, load_data
 from bot.history import EventHistory
 from bot.identity import Directory
-from bot.paths import policies_dir
+from bot.nlu.understand import Understanding
+from bot.paths import policies_dir, runbooks_dir
 from bot.pipeline import Pipeline
 from bot.router import Router
 from bot.sdk import Registry
@@ -90,6 +91,27 @@ def make_bus(settings: Settings, store: Store, events: EventLog) -> EventBus:
     return InProcessBus(events)
 
 
+def make_nlu(settings: Settings, policy_dir: Path) -> Understanding | None:
+    """Plain-language understanding over this deployment's service catalog and runbooks."""
+    if settings.nlu == "off":
+        return None
+    catalog = load_data(policy_dir)["org"].get("services", {}).get("services", {})
+    runbook_dir = runbooks_dir()
+    runbooks = sorted(p.stem for p in runbook_dir.glob("*.yaml"))
+    llm = None
+    if settings.openai_api_key or settings.llm_base_url:
+        from bot.nlu.understand import LlmRouter
+
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "none"
+        llm = LlmRouter(
+            api_key=key,
+            base_url=settings.llm_base_url,
+            model=settings.llm_model,
+            timeout=settings.llm_timeout_seconds,
+        )
+    return Understanding(sorted(catalog), runbooks, llm)
+
+
 def make_engine(settings: Settings, policy_dir: Path) -> PolicyEngine:
     reload = settings.policy_reload_seconds if settings.policy_reload_seconds >= 0 else None
     if settings.policy_engine == "opa":
@@ -147,7 +169,7 @@ def build(
     registry = registry or Registry.from_modules(*SKILL_MODULES)
     pipeline = Pipeline(
         registry=registry,
-        router=Router(registry),
+        router=Router(registry, nlu=make_nlu(settings, policy_dir)),
         gate=gate,
         fleet=fleet.reader,
         suggester=load_suggester(settings.home / "learner" / "current"),

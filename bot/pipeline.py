@@ -13,7 +13,7 @@ from bot.gate.audit import AuditLog
 from bot.gate.gate import Gate
 from bot.models import Action, Outcome, Principal, Request
 from bot.ports import DeployReader, HistoryReader
-from bot.router import RouteError, Router
+from bot.router import RouteAnswer, RouteError, Router
 from bot.sdk import Registry, SkillContext, UserError
 from bot.store import Store
 from bot.tasks import Tasks
@@ -116,7 +116,7 @@ class Pipeline:
         await self.bus.flush()
         thread = request.origin.thread
         try:
-            intent = self.router.route(request.text)
+            intent = await self.router.aroute(request.text)
             spec = self.registry.skills[intent.skill]
             try:
                 slots = spec.slots.model_validate(intent.slots)
@@ -124,6 +124,8 @@ class Pipeline:
                 raise UserError(_validation_sentence(exc), spec.usage) from None
             ctx = self._context(request.principal, safe, request)
             await spec.fn(ctx, slots)
+        except RouteAnswer as answer:
+            await safe.post(answer.reply, thread)
         except (RouteError, UserError) as exc:
             text = str(exc) + (f" Usage: {exc.usage}" if exc.usage else "")
             await safe.post(Reply(kind=ReplyKind.ERROR, text=text), thread)

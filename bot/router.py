@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import shlex
 
+from bot.channel import Button, Reply
 from bot.models import Intent
+from bot.nlu.semantic import Routed
+from bot.nlu.understand import Understanding
 from bot.sdk import Arg, Registry, SkillSpec
 
 
@@ -15,9 +18,124 @@ class RouteError(Exception):
         self.usage = usage
 
 
+class RouteAnswer(Exception):
+    """Not an error: the router answers itself (out of scope, not yet possible, or a
+    clarifying question with the likely commands as buttons)."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.text)
+        self.reply = reply
+
+
+# Natural-language intents that a skill answers today, and the skill that does.
+SKILL_FOR_INTENT = {
+    "deploy": "deploy",
+    "rollback": "rollback",
+    "deploy_status": "status",
+    "help": "help",
+    "approve": "approve",
+    "deny": "deny",
+}
+SAYING = {
+    "deploy_status": "check status",
+    "drift_check": "check drift",
+    "drift_remediate": "fix drift",
+    "incident_declare": "declare an incident",
+    "incident_ack": "acknowledge an incident",
+    "incident_update": "post an incident update",
+    "incident_resolve": "resolve an incident",
+    "incident_status": "see incident status",
+    "postmortem": "draft a postmortem",
+    "runbook_run": "run a runbook",
+    "oncall_who": "find who is on call",
+    "kpi_report": "see delivery KPIs",
+    "deploy": "deploy",
+    "rollback": "roll back",
+    "approve": "approve",
+    "deny": "deny",
+    "help": "get help",
+}
+
+
 class Router:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, nlu: Understanding | None = None) -> None:
         self._registry = registry
+        self.nlu = nlu
+
+    async def aroute(self, text: str) -> Intent:
+        """Slash commands and their bare forms by the grammar; anything else, when the
+        grammar cannot read it, by natural-language understanding."""
+        try:
+            return self.route(text)
+        except RouteError:
+            if self.nlu is None or text.strip().startswith("/") or not text.strip():
+                raise
+        routed = await self.nlu.understand(text)
+        return self.from_language(routed)
+
+    def command_for(self, intent: str, slots: dict[str, str]) -> str | None:
+        """The slash command that says the same thing, if a skill does it today."""
+        skill_name = SKILL_FOR_INTENT.get(intent)
+        spec = self._registry.skills.get(skill_name or "")
+        if spec is None:
+            return None
+        words = ["/" + spec.command]
+        for arg in spec.args:
+            value = slots.get(arg.name)
+            if value is None:
+                if arg.required:
+                    return None
+                continue
+            words += (
+                [arg.keyword, value] if arg.keyword else [arg.flag, value] if arg.flag else [value]
+            )
+        return " ".join(w for w in words if w)
+
+    def from_language(self, routed: Routed) -> Intent:
+        if routed.intent == "out_of_scope":
+            raise RouteAnswer(
+                Reply(
+                    text="That is outside what I do. I deploy and roll back "
+                    "services and answer for their status; /help lists "
+                    "the commands."
+                )
+            )
+        if routed.ambiguous:
+            options = [(routed.intent, routed.confidence), *routed.alternatives]
+            buttons = []
+            for name, _ in options:
+                command = self.command_for(name, routed.slots)
+                if command:
+                    buttons.append(Button(label=command, action="say", value=command))
+            choices = " or ".join(SAYING.get(n, n) for n, _ in options)
+            raise RouteAnswer(
+                Reply(
+                    text=f"I am not sure what you want: {choices}? Say it as "
+                    "a command, or pick one.",
+                    buttons=tuple(buttons),
+                )
+            )
+        skill_name = SKILL_FOR_INTENT.get(routed.intent)
+        if skill_name is None or skill_name not in self._registry.skills:
+            heard = ", ".join(f"{k} {v}" for k, v in routed.slots.items())
+            raise RouteAnswer(
+                Reply(
+                    text=f"I understood: {SAYING.get(routed.intent, routed.intent)}"
+                    f"{' (' + heard + ')' if heard else ''}. I cannot do "
+                    "that yet; /help lists what I can do."
+                )
+            )
+        spec = self._registry.skills[skill_name]
+        allowed = {a.name for a in spec.args}
+        slots = {k: v for k, v in routed.slots.items() if k in allowed}
+        missing = [a.name for a in spec.args if a.required and a.name not in slots]
+        if missing:
+            raise RouteError(
+                f"I understood: {SAYING.get(routed.intent, routed.intent)}, but not "
+                f"the {' and '.join(missing)}.",
+                spec.usage,
+            )
+        return Intent(skill=spec.name, slots=slots, confidence=routed.confidence)
 
     def commands(self) -> str:
         return ", ".join(f"/{s.command}" for s in self._registry.skills.values())

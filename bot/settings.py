@@ -53,6 +53,17 @@ class Settings(BaseSettings):
     slack_port: int = 3000
     # Extra roles from Slack user groups: {role: usergroup id}, e.g. {"oncall": "S0ONCALL"}.
     slack_usergroups: dict[str, str] = {}
+    # Natural language: the embedded router (offline), or off (slash commands only).
+    nlu: Literal["embedded", "off"] = "embedded"
+    # An LLM routes plain language when a key or an OpenAI-compatible URL is set.
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "SHIPMATE_OPENAI_API_KEY")
+    )
+    llm_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("SHIPMATE_LLM_BASE_URL", "OPENAI_BASE_URL")
+    )
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = 3.0
     # How often (seconds) the engine looks for edited policy files; negative: never.
     policy_reload_seconds: float = 1.0
     approval_ttl_seconds: int = 3600

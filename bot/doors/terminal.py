@@ -47,14 +47,16 @@ class TerminalChannel:
                 f"{indent}    [dim]{escape(key)}:[/] {escape(value)}", highlight=False
             )
         if reply.buttons:
-            ids = {b.value for b in reply.buttons}
-            hint = " / ".join(f"`{b.action} {b.value}`" for b in reply.buttons)
+            labels = " ".join("[" + b.label + "]" for b in reply.buttons)
+            typed = " / ".join(
+                f"`{b.value}`" if b.action == "say" else f"`{b.action} {b.value}`"
+                for b in reply.buttons
+            )
+            who = (
+                " as an eligible approver" if any(b.action != "say" for b in reply.buttons) else ""
+            )
             self.console.print(
-                f"{indent}    [cyan]buttons:[/] "
-                f"{escape(' '.join('[' + b.label + ']' for b in reply.buttons))}"
-                f"  (type {escape(hint)} as an eligible approver)"
-                if len(ids) == 1
-                else hint,
+                f"{indent}    [cyan]buttons:[/] {escape(labels)}  (type {escape(typed)}{who})",
                 highlight=False,
             )
 

@@ -202,6 +202,18 @@ class SlackDoor:
             name=f"slack-vote:{key}",
         )
 
+    async def _on_say(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """A clarifying question's button: the clicker says that command."""
+        await ack()
+        container = body.get("container", {})
+        self._dispatch(
+            key=f"say:{body.get('trigger_id')}:{action.get('action_ts')}",
+            user_id=body["user"]["id"],
+            channel_id=body.get("channel", {}).get("id") or container.get("channel_id", ""),
+            thread=container.get("thread_ts"),
+            text=str(action.get("value", "")),
+        )
+
     # ---- work ---------------------------------------------------------------------------------
     def _first(self, key: str) -> bool:
         """True the first time a Slack request is seen; retries and redeliveries are False."""
