@@ -58,6 +58,9 @@ class App:
     async def close(self) -> None:
         await self.tasks.cancel_all()
         await self.bus.close()
+        nlu = self.pipeline.router.nlu
+        if nlu is not None and nlu.llm is not None:
+            await nlu.llm.close()
         await stop_engine(self.engine)
         self.store.close()
 

@@ -40,3 +40,10 @@ async def test_slack_ack_bench_runs() -> None:
         for load in ("sequential", "concurrent_20"):
             assert result[mode][load]["p50_ms"] > 0
     assert result["deploy_to_first_thread_message"]["p50_ms"] > 0
+
+
+async def test_nlu_bench_runs() -> None:
+    from bench import nlu_bench
+
+    result = await nlu_bench.main()
+    assert result["dev_rows"] == 369 and result["intent_accuracy"] > 0.9  # type: ignore[operator]

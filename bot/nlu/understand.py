@@ -68,8 +68,14 @@ class LlmRouter:
                 max_retries=0,
                 temperature=0,
             )
+        self._chat = chat_model
         self._model = chat_model.bind_tools([IntentCall], tool_choice="IntentCall")
         self.timeout = timeout
+
+    async def close(self) -> None:
+        client = getattr(self._chat, "root_async_client", None)
+        if client is not None:
+            await client.close()
 
     async def route(self, text: str) -> dict[str, Any]:
         from langchain_core.messages import HumanMessage, SystemMessage
