@@ -12,6 +12,7 @@ from aiohttp import web
 
 from bot.gate.opa_lib import OpaLibEngine
 from bot.gate.policy import PolicyError
+from tests.local_http import serve
 
 _LOCATION = re.compile(r"(\S+?):(\d+): (rego_\w+): (.*)")
 
@@ -48,11 +49,7 @@ class LocalOpaServer:
         app.router.add_put("/v1/data/{path:.*}", self._put_data)
         app.router.add_get("/v1/data/{path:.*}", self._get_data)
         app.router.add_post("/v1/data/{path:.*}", self._post_data)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve(app)
         return f"http://127.0.0.1:{self.port}"
 
     async def stop(self) -> None:

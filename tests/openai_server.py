@@ -11,6 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.local_http import serve
+
 
 class LocalOpenAI:
     def __init__(self, answer: Callable[[str], dict[str, Any]]) -> None:
@@ -28,11 +30,7 @@ class LocalOpenAI:
     async def start(self) -> LocalOpenAI:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._complete)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve(app)
         return self
 
     async def stop(self) -> None:

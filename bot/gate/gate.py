@@ -268,20 +268,8 @@ class Gate:
         action = approval.action
         target_channel = self._channels.resolve(action.origin) or channel
         if approval.expires_at <= now:
-            if self.approvals.expire(approval.id):
-                await self._closed(
-                    approval,
-                    target_channel,
-                    "expired before anyone approved it; nothing was changed.",
-                    ReplyKind.WARNING,
-                    "approval.expired",
-                    approver,
-                )
-            return ApprovalAnswer(
-                kind=ReplyKind.DENIED,
-                approval_id=approval.id,
-                text=f"Approval {approval.id} expired at "
-                f"{approval.expires_at:%H:%M UTC}; ask for it again.",
+            return await self._expired(
+                approval, target_channel, approver, announce=self.approvals.expire(approval.id)
             )
         is_requester = approver.name == action.requester.name
         if is_requester and not approve:
@@ -394,6 +382,21 @@ class Gate:
                 text="You already approved this; another approver is needed.",
             )
         if result is VoteResult.EXPIRED:
+            return await self._expired(approval, channel, approver, announce=True)
+        current = self.approvals.get(approval.id)
+        state = current.status if current else "gone"
+        by = f" by {current.decided_by}" if current and current.decided_by else ""
+        return ApprovalAnswer(
+            kind=ReplyKind.INFO,
+            approval_id=approval.id,
+            text=f"Approval {approval.id} was already {state}{by}.",
+        )
+
+    async def _expired(
+        self, approval: PendingApproval, channel: SafeChannel, approver: Principal, announce: bool
+    ) -> ApprovalAnswer:
+        """The approval ran out of time: say so in its thread (once) and to the clicker."""
+        if announce:
             await self._closed(
                 approval,
                 channel,
@@ -402,18 +405,11 @@ class Gate:
                 "approval.expired",
                 approver,
             )
-            return ApprovalAnswer(
-                kind=ReplyKind.DENIED,
-                approval_id=approval.id,
-                text=f"Approval {approval.id} has expired; ask for it again.",
-            )
-        current = self.approvals.get(approval.id)
-        state = current.status if current else "gone"
-        by = f" by {current.decided_by}" if current and current.decided_by else ""
         return ApprovalAnswer(
-            kind=ReplyKind.INFO,
+            kind=ReplyKind.DENIED,
             approval_id=approval.id,
-            text=f"Approval {approval.id} was already {state}{by}.",
+            text=f"Approval {approval.id} expired at "
+            f"{approval.expires_at:%H:%M UTC}; ask for it again.",
         )
 
     async def _closed(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +19,7 @@ import structlog
 from opa_client import AsyncOpaClient
 from opa_client.errors import RegoParseError
 
-from bot.gate.policy import PolicyError, load_data, policy_files, signature
+from bot.gate.policy import PolicyError, PolicyWatch, load_data, policy_files
 
 log = structlog.get_logger(__name__)
 
@@ -52,9 +51,7 @@ class OpaServerEngine:
         self._token = token
         self._timeout = timeout
         self.policy_dir = policy_dir  # None: the server's policies are managed elsewhere
-        self._interval = reload_interval
-        self._signature: tuple[tuple[str, int, int], ...] = ()
-        self._checked = time.monotonic()
+        self._watch = PolicyWatch(policy_dir, reload_interval)
         self._client: AsyncOpaClient | None = None
         self.reload_error: str | None = None
 
@@ -89,7 +86,7 @@ class OpaServerEngine:
         first refusal is raised with file:line."""
         assert self.policy_dir is not None
         client = self._require()
-        new_signature = signature(self.policy_dir)
+        self._watch.seen()
         pending = policy_files(self.policy_dir)
         while pending:
             refused: list[tuple[Path, RegoParseError]] = []
@@ -105,7 +102,6 @@ class OpaServerEngine:
                         f"OPA at {self._host}:{self._port} is unreachable: {exc}"
                     ) from None
             if len(refused) == len(pending):
-                self._signature = new_signature  # do not retry the same broken files
                 self.reload_error = self._describe(*refused[0])
                 raise PolicyError(self.reload_error)
             pending = [file for file, _ in refused]
@@ -113,7 +109,7 @@ class OpaServerEngine:
             await client.update_or_create_data(load_data(self.policy_dir)["org"], "org")
         except (RegoParseError, aiohttp.ClientError, TimeoutError) as exc:
             raise PolicyError(f"OPA refused the policy data: {exc}") from None
-        self._signature, self.reload_error = new_signature, None
+        self.reload_error = None
 
     @staticmethod
     def _describe(file: Path, exc: RegoParseError) -> str:
@@ -123,13 +119,7 @@ class OpaServerEngine:
         return f"{file}:{row or '?'}: {detail}"
 
     async def _maybe_push(self) -> None:
-        if self.policy_dir is None or self._interval is None:
-            return
-        now = time.monotonic()
-        if now - self._checked < self._interval:
-            return
-        self._checked = now
-        if signature(self.policy_dir) != self._signature:
+        if self._watch.due():
             with contextlib.suppress(PolicyError):  # logged in reload_error; old policy stays
                 await self.push()
 

@@ -74,6 +74,31 @@ def signature(policy_dir: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.is_file())
 
 
+class PolicyWatch:
+    """Hot reload's trigger: at most every `interval` seconds, have the policy files changed
+    since they were last loaded (or last refused)?"""
+
+    def __init__(self, policy_dir: Path | None, interval: float | None) -> None:
+        self.policy_dir = policy_dir
+        self.interval = interval
+        self.loaded = signature(policy_dir) if policy_dir is not None else ()
+        self._checked = time.monotonic()
+
+    def due(self) -> bool:
+        if self.policy_dir is None or self.interval is None:
+            return False
+        now = time.monotonic()
+        if now - self._checked < self.interval:
+            return False
+        self._checked = now
+        return signature(self.policy_dir) != self.loaded
+
+    def seen(self) -> None:
+        """The files as they are now were loaded, or refused: do not try them again."""
+        if self.policy_dir is not None:
+            self.loaded = signature(self.policy_dir)
+
+
 class RegorusEngine:
     """In-process Rego. One engine, used from the event loop thread only (regorus engines must
     not be shared across threads); one query takes tens of microseconds, so no thread hop.
@@ -93,9 +118,7 @@ class RegorusEngine:
     ) -> None:
         self.policy_dir = policy_dir
         self._extra = extra_data or {}
-        self._interval = reload_interval
-        self._signature = signature(policy_dir)
-        self._checked = time.monotonic()
+        self._watch = PolicyWatch(policy_dir, reload_interval)
         self.reload_error: str | None = None
         self._engine = self._build()
 
@@ -119,25 +142,18 @@ class RegorusEngine:
 
     def reload(self) -> None:
         """Rebuild from disk; on any error keep the old policy and raise."""
-        new_signature = signature(self.policy_dir)
+        self._watch.seen()
         try:
             engine = self._build()
         except PolicyError as exc:
-            self._signature = new_signature  # do not retry the same broken files every call
             self.reload_error = str(exc)
             log.error("policy reload refused; keeping the policy in force", error=str(exc))
             raise
-        self._engine, self._signature, self.reload_error = engine, new_signature, None
+        self._engine, self.reload_error = engine, None
         log.info("policy reloaded", folder=str(self.policy_dir))
 
     def maybe_reload(self) -> None:
-        if self._interval is None:
-            return
-        now = time.monotonic()
-        if now - self._checked < self._interval:
-            return
-        self._checked = now
-        if signature(self.policy_dir) != self._signature:
+        if self._watch.due():
             with contextlib.suppress(PolicyError):  # logged; the old policy stays in force
                 self.reload()
 
