@@ -1,0 +1,1 @@
+"""Prometheus: canary and baseline telemetry over the HTTP API (a reader only)."""
