@@ -1,0 +1,1 @@
+"""Kubernetes: a deploy target (official client)."""
