@@ -33,13 +33,17 @@ async def main() -> dict[str, object]:
     after = rss_mb()
     rows = [json.loads(x) for x in (ROOT / "tests/data/nlu/dev.jsonl").read_text().splitlines()]
     report = await evaluate_rows(nlu, rows)
-    return {"bench": "nlu_embedded_router", "dev_rows": report["rows"],
-            "intent_accuracy": round(report["accuracy"], 4),
-            "out_of_scope": {k: round(v, 4) for k, v in report["out_of_scope"].items()},
-            "slot_exact_match": {k: round(v["accuracy"], 4) for k, v in report["slots"].items()},
-            "latency_ms": {k: round(v, 2) for k, v in report["latency_ms"].items()},
-            "load_seconds": round(load_s, 2), "memory_mb": round(after - before, 1),
-            "mistakes": report["mistakes"]}
+    return {
+        "bench": "nlu_embedded_router",
+        "dev_rows": report["rows"],
+        "intent_accuracy": round(report["accuracy"], 4),
+        "out_of_scope": {k: round(v, 4) for k, v in report["out_of_scope"].items()},
+        "slot_exact_match": {k: round(v["accuracy"], 4) for k, v in report["slots"].items()},
+        "latency_ms": {k: round(v, 2) for k, v in report["latency_ms"].items()},
+        "load_seconds": round(load_s, 2),
+        "memory_mb": round(after - before, 1),
+        "mistakes": report["mistakes"],
+    }
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from bot.clock import Clock, SystemClock
 from bot.events import EventBus, EventLog, InProcessBus
 from bot.gate.approvals import ApprovalStore
 from bot.gate.audit import AuditLog
-from bot.gate.executor import Executor
+from bot.gate.executor import Executor, Handler
 from bot.gate.gate import Gate
 from bot.gate.policy import PolicyEngine, RegorusEngine, load_data
 from bot.history import EventHistory
@@ -23,6 +23,7 @@ from bot.identity import Directory
 from bot.nlu.understand import Understanding
 from bot.paths import policies_dir, runbooks_dir
 from bot.pipeline import Pipeline
+from bot.ports import DeployReader
 from bot.router import Router
 from bot.sdk import Registry
 from bot.settings import Settings
@@ -94,6 +95,49 @@ def make_bus(settings: Settings, store: Store, events: EventLog) -> EventBus:
     return InProcessBus(events)
 
 
+def kubernetes_target(
+    settings: Settings, policy_dir: Path
+) -> tuple[DeployReader, dict[str, Handler]]:
+    """The Kubernetes reader and writers (one Deployment per service, a namespace per
+    environment)."""
+    from kubernetes import client as k8s
+    from kubernetes import config as kube_config
+
+    from tools.kubernetes.deployer import KubernetesDeployer
+    from tools.kubernetes.reader import KubernetesReader
+
+    if settings.kube_host:
+        configuration = k8s.Configuration(host=settings.kube_host)
+        configuration.verify_ssl = settings.kube_verify_ssl
+        if settings.kube_token:
+            configuration.api_key = {
+                "authorization": f"Bearer {settings.kube_token.get_secret_value()}"
+            }
+        api_client = k8s.ApiClient(configuration)
+    else:
+        try:
+            kube_config.load_incluster_config()  # type: ignore[no-untyped-call]
+        except kube_config.ConfigException:
+            kube_config.load_kube_config()  # type: ignore[no-untyped-call]
+        api_client = k8s.ApiClient()
+    services = load_data(policy_dir)["org"].get("services", {}).get("services", {})
+    catalog = {name: int(svc.get("tier", 2)) for name, svc in services.items()}
+    deployer = KubernetesDeployer(
+        api_client,
+        namespaces=settings.kube_namespaces,
+        image_template=settings.kube_image_template,
+        poll_seconds=settings.kube_poll_seconds,
+        progress_deadline_seconds=settings.kube_progress_deadline_seconds,
+    )
+    reader = KubernetesReader(api_client, namespaces=settings.kube_namespaces, catalog=catalog)
+    return reader, {
+        "deploy.rollout": deployer.rollout,
+        "deploy.rollback": deployer.rollback,
+        "deploy.pause": deployer.pause,
+        "deploy.resume": deployer.resume,
+    }
+
+
 def make_nlu(settings: Settings, policy_dir: Path) -> Understanding | None:
     """Plain-language understanding over this deployment's service catalog and runbooks."""
     if settings.nlu == "off":
@@ -149,14 +193,17 @@ def build(
     tasks = Tasks()
     channels = Channels()
     fleet = SandboxFleet(store, clock, settings.sandbox_step_seconds)
-    executor = Executor(
-        {
-            "deploy.rollout": fleet.rollout,
-            "deploy.rollback": fleet.rollback,
-            "sandbox.fault.inject": fleet.inject_fault,
-            "sandbox.fault.clear": fleet.clear_fault,
-        }
-    )
+    handlers: dict[str, Handler] = {
+        "deploy.rollout": fleet.rollout,
+        "deploy.rollback": fleet.rollback,
+        "sandbox.fault.inject": fleet.inject_fault,
+        "sandbox.fault.clear": fleet.clear_fault,
+    }
+    reader: DeployReader = fleet.reader
+    if settings.deploy_target == "kubernetes":
+        reader, kube_handlers = kubernetes_target(settings, policy_dir)
+        handlers = {**handlers, **kube_handlers}
+    executor = Executor(handlers)
     gate = Gate(
         store=store,
         engine=engine,
@@ -174,7 +221,7 @@ def build(
         registry=registry,
         router=Router(registry, nlu=make_nlu(settings, policy_dir)),
         gate=gate,
-        fleet=fleet.reader,
+        fleet=reader,
         suggester=load_suggester(settings.home / "learner" / "current"),
         history=EventHistory(events, clock),
         audit=audit,

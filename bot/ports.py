@@ -28,7 +28,7 @@ class ServiceState(Frozen):
     replicas: int
     status: str  # "stable" | "rolling out" | "rolling back" | ...
     updated_at: datetime
-    health: Health
+    health: Health | None  # None: no telemetry for it yet
     target: str  # what kind of deploy target holds it, e.g. "sandbox"
 
 

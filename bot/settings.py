@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     slack_port: int = 3000
     # Extra roles from Slack user groups: {role: usergroup id}, e.g. {"oncall": "S0ONCALL"}.
     slack_usergroups: dict[str, str] = {}
+    # Where deploys go: the sandbox (simulated fleet) or a Kubernetes cluster.
+    deploy_target: Literal["sandbox", "kubernetes"] = "sandbox"
+    kube_host: str | None = None  # API server URL; None: the in-cluster / kubeconfig default
+    kube_token: SecretStr | None = None
+    kube_verify_ssl: bool = True
+    kube_namespaces: dict[str, str] = {"production": "production", "staging": "staging"}
+    kube_image_template: str = "{service}:{version}"
+    kube_poll_seconds: float = 2.0
+    kube_progress_deadline_seconds: float = 600.0
     # Natural language: the embedded router (offline), or off (slash commands only).
     nlu: Literal["embedded", "off"] = "embedded"
     # An LLM routes plain language when a key or an OpenAI-compatible URL is set.

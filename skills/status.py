@@ -33,10 +33,14 @@ async def status(ctx: SkillContext, s: StatusSlots) -> None:
     lines = []
     for x in rows:
         prev = f" (previous {x.previous_version})" if x.previous_version else ""
+        health = (
+            f"errors {x.health.error_rate:.1%}  p95 {x.health.latency_p95_ms:.0f} ms"
+            if x.health
+            else "health unknown"
+        )
         lines.append(
-            f"{x.service:<10} {x.environment:<11} {x.version:<10} {x.replicas:>2} replicas"
-            f"  {x.status:<22} errors {x.health.error_rate:.1%}  "
-            f"p95 {x.health.latency_p95_ms:.0f} ms{prev}"
+            f"{x.service:<10} {x.environment:<11} {x.version:<10} {x.replicas:>2} "
+            f"replicas  {x.status:<22} {health}{prev}"
         )
     target = rows[0].target
     await ctx.reply(Reply(text=f"Fleet ({target}):\n" + "\n".join(lines)))

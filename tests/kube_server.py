@@ -209,7 +209,17 @@ class LocalKube:
         key = (plural, ns, obj["metadata"]["name"])
         previous = self.objects.get(key)
         self._stamp(plural, obj, previous)
-        if plural == "deployments":
+        if plural == "deployments" and previous is None and not obj.get("status"):
+            # A deployment the test creates has been running a while: settled.
+            want = int(obj.get("spec", {}).get("replicas", 1))
+            obj["status"] = {
+                "observedGeneration": 1,
+                "replicas": want,
+                "updatedReplicas": want,
+                "readyReplicas": want,
+                "availableReplicas": want,
+            }
+        elif plural == "deployments":
             obj.setdefault("status", previous.get("status", {}) if previous else {})
         self.objects[key] = obj
         await self._record("MODIFIED" if previous else "ADDED", obj)
@@ -369,7 +379,11 @@ class LocalKube:
                         "deployment.kubernetes.io/revision": str(max(revisions, default=0) + 1)
                     },
                 },
-                "spec": {"replicas": 0, "template": copy.deepcopy(template)},
+                "spec": {
+                    "replicas": 0,
+                    "selector": copy.deepcopy(deployment["spec"].get("selector", {})),
+                    "template": copy.deepcopy(template),
+                },
                 "status": {"replicas": 0},
             }
             await self.put("replicasets", ns, rs)

@@ -47,3 +47,11 @@ async def test_nlu_bench_runs() -> None:
 
     result = await nlu_bench.main()
     assert result["dev_rows"] == 369 and result["intent_accuracy"] > 0.9  # type: ignore[operator]
+
+
+def test_canary_judge_bench_runs() -> None:
+    from bench import canary_judge
+
+    result = canary_judge.main(2)
+    assert result["metrics"] == 10 and float(result["p50_ms"]) > 0  # type: ignore[arg-type]
+    assert result["last_verdict"] in {"Pass", "Marginal", "Fail"}

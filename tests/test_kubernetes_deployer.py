@@ -192,3 +192,46 @@ async def test_wire_protocol_patches_conflicts_and_watch(kube: LocalKube) -> Non
     with pytest.raises(k8s.ApiException) as gone:
         await asyncio.to_thread(watch_gone)
     assert gone.value.status == 410
+
+
+async def test_deploy_through_the_pipeline_on_kubernetes(tmp_path: Any) -> None:
+    """`/deploy` in chat, approved by on-call, rolled out on the (local) cluster."""
+    from tests.conftest import make_harness
+
+    server = await LocalKube().start()
+    for namespace in ("prod", "stg"):
+        d = deployment("checkout", "registry.local/checkout:1.4.0")
+        d["metadata"]["namespace"] = namespace
+        await server.put("deployments", namespace, d)
+    controller = asyncio.create_task(server.run_controller(0.01))
+    h = make_harness(
+        tmp_path / "home",
+        deploy_target="kubernetes",
+        kube_host=server.url,
+        kube_namespaces={"production": "prod", "staging": "stg"},
+        kube_image_template="registry.local/{service}:{version}",
+        kube_poll_seconds=0.02,
+        kube_progress_deadline_seconds=10,
+    )
+    await h.say("carol", "/status checkout")
+    assert "checkout   production  1.4.0" in h.channel.texts()[-1]
+    assert "health unknown" in h.channel.texts()[-1]
+    await h.say("alice", "/deploy checkout 1.5.0 to production")
+    await h.say("bob", "approve")
+    image = server.objects[("deployments", "prod", "checkout")]["spec"]["template"]["spec"][
+        "containers"
+    ][0]["image"]
+    assert image == "registry.local/checkout:1.5.0"
+    assert (
+        server.objects[("deployments", "stg", "checkout")]["spec"]["template"]["spec"][
+            "containers"
+        ][0]["image"]
+        == "registry.local/checkout:1.4.0"
+    )
+    assert any("Done: checkout is on registry.local/checkout:1.5.0" in t for t in h.channel.texts())
+    await h.say("bob", "/rollback checkout production")
+    state = await h.app.pipeline.fleet.service("checkout", "production")
+    assert state is not None and state.version == "1.4.0"
+    controller.cancel()
+    await h.app.close()
+    await server.stop()

@@ -34,6 +34,7 @@ class KubernetesDeployer:
         api_client: k8s.ApiClient,
         *,
         namespace: str = "default",
+        namespaces: dict[str, str] | None = None,
         image_template: str = "{service}:{version}",
         poll_seconds: float = 0.5,
         progress_deadline_seconds: float = 600.0,
@@ -41,6 +42,7 @@ class KubernetesDeployer:
     ) -> None:
         self._apps = k8s.AppsV1Api(api_client)
         self.namespace = namespace
+        self.namespaces = namespaces or {}  # environment -> namespace (else `namespace`)
         self.image_template = image_template
         self.poll = poll_seconds
         self.deadline = progress_deadline_seconds
@@ -60,45 +62,48 @@ class KubernetesDeployer:
         return await asyncio.to_thread(fn, *args, **kwargs)
 
     # ---- reading --------------------------------------------------------------------------
-    async def deployment(self, name: str) -> Any:
-        return await self._call(self._apps.read_namespaced_deployment, name, self.namespace)
+    def ns(self, action: Action) -> str:
+        return self.namespaces.get(action.params.get("environment", ""), self.namespace)
 
-    async def image_of(self, name: str, container: str | None = None) -> str:
-        dep = await self.deployment(name)
+    async def deployment(self, name: str, ns: str) -> Any:
+        return await self._call(self._apps.read_namespaced_deployment, name, ns)
+
+    async def image_of(self, name: str, ns: str, container: str | None = None) -> str:
+        dep = await self.deployment(name, ns)
         for c in dep.spec.template.spec.containers:
             if c.name == (container or name):
                 return str(c.image)
         raise KubernetesError(f"deployment {name} has no container {container or name}")
 
     # ---- writing --------------------------------------------------------------------------
-    async def _set_image(self, name: str, container: str, image: str) -> int:
+    async def _set_image(self, name: str, ns: str, container: str, image: str) -> int:
         patch = {
             "spec": {"template": {"spec": {"containers": [{"name": container, "image": image}]}}}
         }
-        dep = await self._call(self._apps.patch_namespaced_deployment, name, self.namespace, patch)
+        dep = await self._call(self._apps.patch_namespaced_deployment, name, ns, patch)
         return int(dep.metadata.generation)
 
-    async def _replace(self, name: str, mutate: Callable[[Any], None]) -> Any:
+    async def _replace(self, name: str, ns: str, mutate: Callable[[Any], None]) -> Any:
         """Read, change, replace; a 409 (someone else changed it) starts again from a fresh
         read, a few times."""
         for attempt in range(self.retries + 1):
-            dep = await self.deployment(name)
+            dep = await self.deployment(name, ns)
             mutate(dep)
             try:
-                return await self._call(
-                    self._apps.replace_namespaced_deployment, name, self.namespace, dep
-                )
+                return await self._call(self._apps.replace_namespaced_deployment, name, ns, dep)
             except ApiException as exc:
                 if exc.status != 409 or attempt == self.retries:
                     raise
         raise KubernetesError("unreachable")
 
-    async def _follow(self, name: str, generation: int, progress: Progress) -> tuple[bool, str]:
+    async def _follow(
+        self, name: str, ns: str, generation: int, progress: Progress
+    ) -> tuple[bool, str]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.deadline
         last = -1
         while loop.time() < deadline:
-            dep = await self.deployment(name)
+            dep = await self.deployment(name, ns)
             st = dep.status
             want = dep.spec.replicas or 0
             updated = st.updated_replicas or 0
@@ -119,13 +124,13 @@ class KubernetesDeployer:
     @writer
     async def rollout(self, action: Action, progress: Progress) -> ExecutionResult:
         p = action.params
-        name = p["service"]
+        name, ns = p["service"], self.ns(action)
         image = self.image_template.format(service=name, version=p["version"])
         try:
-            before = await self.image_of(name)
-            generation = await self._set_image(name, name, image)
+            before = await self.image_of(name, ns)
+            generation = await self._set_image(name, ns, name, image)
             await progress(f"Set {name} to {image} (was {before}).")
-            ok, detail = await self._follow(name, generation, progress)
+            ok, detail = await self._follow(name, ns, generation, progress)
             if ok:
                 return ExecutionResult(
                     status="succeeded",
@@ -133,8 +138,8 @@ class KubernetesDeployer:
                     details={"from": before, "to": image},
                 )
             await progress(f"{detail}; rolling back to {before}.")
-            generation = await self._set_image(name, name, before)
-            back, back_detail = await self._follow(name, generation, progress)
+            generation = await self._set_image(name, ns, name, before)
+            back, back_detail = await self._follow(name, ns, generation, progress)
             state = f"back on {before}" if back else f"rollback not confirmed: {back_detail}"
             return ExecutionResult(
                 status="rolled_back" if back else "failed",
@@ -150,16 +155,16 @@ class KubernetesDeployer:
 
     @writer
     async def rollback(self, action: Action, progress: Progress) -> ExecutionResult:
-        name = action.params["service"]
+        name, ns = action.params["service"], self.ns(action)
         try:
-            current = await self.image_of(name)
+            current = await self.image_of(name, ns)
             previous = action.params.get("to_version")
             image = self.image_template.format(service=name, version=previous) if previous else None
             if image is None:
                 raise KubernetesError("no earlier version to roll back to")
-            generation = await self._set_image(name, name, image)
+            generation = await self._set_image(name, ns, name, image)
             await progress(f"Rolling back {name} from {current} to {image}.")
-            ok, detail = await self._follow(name, generation, progress)
+            ok, detail = await self._follow(name, ns, generation, progress)
         except (ApiException, KubernetesError) as exc:
             reason = _status(exc) if isinstance(exc, ApiException) else str(exc)
             return ExecutionResult(status="failed", summary=f"Rollback of {name} failed: {reason}.")
@@ -170,22 +175,22 @@ class KubernetesDeployer:
             else f"Rollback of {name} to {image}: {detail}.",
         )
 
-    async def _set_paused(self, name: str, paused: bool) -> None:
+    async def _set_paused(self, action: Action, paused: bool) -> None:
         def mutate(dep: Any) -> None:
             dep.spec.paused = paused
 
-        await self._replace(name, mutate)
+        await self._replace(action.params["service"], self.ns(action), mutate)
 
     @writer
     async def pause(self, action: Action, progress: Progress) -> ExecutionResult:
-        await self._set_paused(action.params["service"], True)
+        await self._set_paused(action, True)
         return ExecutionResult(
             status="succeeded", summary=f"{action.params['service']}'s rollout is paused."
         )
 
     @writer
     async def resume(self, action: Action, progress: Progress) -> ExecutionResult:
-        await self._set_paused(action.params["service"], False)
+        await self._set_paused(action, False)
         return ExecutionResult(
             status="succeeded", summary=f"{action.params['service']}'s rollout resumed."
         )

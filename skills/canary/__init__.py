@@ -1,0 +1,1 @@
+"""Canary analysis: a pure-Python port of Kayenta's NetflixACAJudge-v1.0 (see judge.py)."""
