@@ -27,6 +27,15 @@ class RouteAnswer(Exception):
         self.reply = reply
 
 
+# Slack entry points whose skills have not landed yet: answered, not "unknown".
+COMING = {
+    "drift": "Terraform drift",
+    "incident": "incidents",
+    "runbook": "runbooks",
+    "postmortem": "postmortems",
+    "kpi": "delivery KPIs",
+}
+
 # Natural-language intents that a skill answers today, and the skill that does.
 SKILL_FOR_INTENT = {
     "deploy": "deploy",
@@ -156,11 +165,18 @@ class Router:
                 raise RouteError(f"Try /shipmate help. Commands: {self.commands()}.")
             return self.route(shlex.join(["/" + rest[0].lstrip("/"), *rest[1:]]))
         spec = self._registry.by_command(word)
+        if spec is None and head.startswith("/") and word in COMING:
+            raise RouteAnswer(
+                Reply(
+                    text=f"/{word} ({COMING[word]}) is not available yet; "
+                    "/help lists what I can do today."
+                )
+            )
         if spec is None or (not head.startswith("/") and word not in spec.aliases):
             if head.startswith("/"):
                 raise RouteError(f"Unknown command {head}. Commands: {self.commands()}.")
             raise RouteError(
-                "I understand slash commands for now (natural language is coming). "
+                "I understand slash commands here (plain language is switched off). "
                 f"Commands: {self.commands()}."
             )
         return Intent(skill=spec.name, slots=parse_args(spec, tokens[1:]))

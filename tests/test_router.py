@@ -68,7 +68,7 @@ def test_parses(text: str, skill: str, slots: dict[str, str]) -> None:
         ("/deploy checkout 1.5.0 --strategy", "--strategy needs a value.", True),
         ("/deploy checkout 1.5.0 to prod to staging", "environment is given twice.", True),
         ("/frobnicate", "Unknown command /frobnicate.", False),
-        ("deploy checkout please", "I understand slash commands for now", False),
+        ("deploy checkout please", "I understand slash commands here", False),
         ('/deploy "checkout 1.5.0', "unclosed quote", False),
     ],
 )
@@ -77,3 +77,11 @@ def test_refuses_with_one_sentence(text: str, message: str, has_usage: bool) -> 
         ROUTER.route(text)
     assert message in str(err.value)
     assert (err.value.usage is not None) is has_usage
+
+
+def test_entry_points_still_to_come_are_answered_not_refused() -> None:
+    from bot.router import RouteAnswer
+
+    with pytest.raises(RouteAnswer) as answer:
+        ROUTER.route("/drift network-prod")
+    assert "not available yet" in answer.value.reply.text

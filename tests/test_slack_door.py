@@ -292,7 +292,7 @@ async def test_errors_reach_the_thread_and_bad_input_gets_usage(http_rig: SlackR
     await http_rig.settle()
     texts = [m.text for m in http_rig.slack.posted()]
     assert any("Missing version. Usage: /deploy" in t for t in texts)
-    assert any("Unknown command /drift" in t for t in texts)
+    assert any("/drift (Terraform drift) is not available yet" in t for t in texts)
 
 
 async def test_mentions_reply_in_their_thread_and_dms_work(http_rig: SlackRig) -> None:
