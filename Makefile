@@ -31,6 +31,11 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/policy_latency.py
 	$(BIN)/python bench/first_reply.py
+	$(BIN)/python bench/events_throughput.py
+	$(BIN)/python bench/slack_ack.py
+	$(BIN)/python bench/learner_bench.py
+	$(BIN)/python bench/nlu_bench.py
+	$(BIN)/python bench/canary_judge.py
 
 clean:
 	rm -rf $(VENV) .shipmate .pytest_cache .mypy_cache .ruff_cache
