@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/learner_bench.py
 	$(BIN)/python bench/nlu_bench.py
 	$(BIN)/python bench/canary_judge.py
+	$(BIN)/python bench/deploy_plan.py
 
 clean:
 	rm -rf $(VENV) .shipmate .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,6 @@
 """Canary judge time per analysis step: 10 metrics, canary and baseline, 300 points each
 (half the metrics with outlier removal), Kayenta's NetflixACAJudge as ported in
-skills/canary/judge.py.
+bot/canary/judge.py.
 
     .venv/bin/python bench/canary_judge.py [--runs 30]
 """
@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from skills.canary.judge import CanaryMetricConfig, MetricInput, OutlierStrategy, judge
+from bot.canary.judge import CanaryMetricConfig, MetricInput, OutlierStrategy, judge
 
 
 def step(rng: np.random.Generator) -> list[MetricInput]:

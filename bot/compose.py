@@ -24,13 +24,15 @@ from bot.nlu.understand import Understanding
 from bot.paths import policies_dir, runbooks_dir
 from bot.pipeline import Pipeline
 from bot.ports import DeployReader
+from bot.rollouts import RolloutControl
 from bot.router import Router
 from bot.sdk import Registry
 from bot.settings import Settings
 from bot.store import Store
 from bot.tasks import Tasks
 from learner.model import load_suggester
-from tools.sandbox.fleet import SandboxFleet
+from tools.progressive import Progressive, ProgressiveSettings
+from tools.sandbox.fleet import SandboxFleet, SandboxTelemetry
 
 SKILL_MODULES = (skills.deploy, skills.status, skills.approvals, skills.sandbox)
 
@@ -96,10 +98,10 @@ def make_bus(settings: Settings, store: Store, events: EventLog) -> EventBus:
 
 
 def kubernetes_target(
-    settings: Settings, policy_dir: Path
-) -> tuple[DeployReader, dict[str, Handler]]:
+    settings: Settings, policy_dir: Path, control: RolloutControl, clock: Clock
+) -> tuple[DeployReader, dict[str, Handler], Progressive | None]:
     """The Kubernetes reader and writers (one Deployment per service, a namespace per
-    environment)."""
+    environment), and canary analysis over Prometheus when it is configured."""
     from kubernetes import client as k8s
     from kubernetes import config as kube_config
 
@@ -130,12 +132,50 @@ def kubernetes_target(
         progress_deadline_seconds=settings.kube_progress_deadline_seconds,
     )
     reader = KubernetesReader(api_client, namespaces=settings.kube_namespaces, catalog=catalog)
-    return reader, {
-        "deploy.rollout": deployer.rollout,
-        "deploy.rollback": deployer.rollback,
-        "deploy.pause": deployer.pause,
-        "deploy.resume": deployer.resume,
-    }
+    if settings.prometheus_url:
+        from tools.prometheus.reader import PrometheusReader
+
+        deployer.progressive = Progressive(
+            control,
+            PrometheusReader(settings.prometheus_url, queries=settings.prometheus_queries),
+            ProgressiveSettings(
+                canary_steps=settings.canary_steps,
+                analysis_seconds=settings.canary_analysis_seconds,
+                analysis_window_seconds=settings.canary_window_seconds,
+                decision_seconds=settings.canary_decision_seconds,
+                rollback_window_seconds=settings.bluegreen_window_seconds,
+            ),
+            clock.now,
+        )
+    return (
+        reader,
+        {
+            "deploy.rollout": deployer.rollout,
+            "deploy.rollback": deployer.rollback,
+            "deploy.pause": deployer.pause,
+            "deploy.resume": deployer.resume,
+        },
+        deployer.progressive,
+    )
+
+
+def sandbox_progressive(
+    settings: Settings, fleet: SandboxFleet, control: RolloutControl, clock: Clock
+) -> Progressive:
+    """The sandbox's canary and blue/green: the same driver and judge, simulated telemetry,
+    and one simulated step per step."""
+    step = settings.sandbox_step_seconds
+    return Progressive(
+        control,
+        SandboxTelemetry(fleet),
+        ProgressiveSettings(
+            canary_steps=settings.canary_steps,
+            analysis_seconds=step,
+            decision_seconds=max(30 * step, 5.0),
+            rollback_window_seconds=step,
+        ),
+        clock.now,
+    )
 
 
 def make_nlu(settings: Settings, policy_dir: Path) -> Understanding | None:
@@ -193,16 +233,25 @@ def build(
     tasks = Tasks()
     channels = Channels()
     fleet = SandboxFleet(store, clock, settings.sandbox_step_seconds)
+    control = RolloutControl()
+    fleet.progressive = sandbox_progressive(settings, fleet, control, clock)
+    progressives = [fleet.progressive]
     handlers: dict[str, Handler] = {
         "deploy.rollout": fleet.rollout,
         "deploy.rollback": fleet.rollback,
+        "deploy.promote": fleet.progressive.steer,
+        "deploy.abort": fleet.progressive.steer,
         "sandbox.fault.inject": fleet.inject_fault,
         "sandbox.fault.clear": fleet.clear_fault,
     }
     reader: DeployReader = fleet.reader
     if settings.deploy_target == "kubernetes":
-        reader, kube_handlers = kubernetes_target(settings, policy_dir)
+        reader, kube_handlers, kube_progressive = kubernetes_target(
+            settings, policy_dir, control, clock
+        )
         handlers = {**handlers, **kube_handlers}
+        if kube_progressive is not None:
+            progressives.append(kube_progressive)
     executor = Executor(handlers)
     gate = Gate(
         store=store,
@@ -216,6 +265,8 @@ def build(
         channels=channels,
         approval_ttl_seconds=settings.approval_ttl_seconds,
     )
+    for progressive in progressives:  # automatic aborts and switch-backs ask policy first
+        progressive.authorize = gate.authorize_automatic
     registry = registry or Registry.from_modules(*SKILL_MODULES)
     pipeline = Pipeline(
         registry=registry,
@@ -230,6 +281,7 @@ def build(
         tasks=tasks,
         channels=channels,
         store=store,
+        rollouts=control.reader,
     )
     return App(
         settings=settings,

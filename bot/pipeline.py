@@ -13,6 +13,7 @@ from bot.gate.audit import AuditLog
 from bot.gate.gate import Gate
 from bot.models import Action, Outcome, Principal, Request
 from bot.ports import DeployReader, HistoryReader
+from bot.rollouts import RolloutsReader
 from bot.router import RouteAnswer, RouteError, Router
 from bot.sdk import Registry, SkillContext, UserError
 from bot.store import Store
@@ -47,7 +48,9 @@ class Pipeline:
         tasks: Tasks,
         channels: Channels,
         store: Store,
+        rollouts: RolloutsReader | None = None,
     ) -> None:
+        self.rollouts = rollouts or RolloutsReader()
         self.registry = registry
         self.router = router
         self.gate = gate
@@ -83,6 +86,7 @@ class Pipeline:
             now=self.clock.now,
             request=request,
             correlation_id=action.correlation_id if action else None,
+            rollouts=self.rollouts,
         )
 
     async def handle(self, request: Request, channel: Channel) -> None:

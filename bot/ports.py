@@ -7,10 +7,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Protocol
 
+from bot.channel import Reply
 from bot.models import Frozen
 
-# How a writer reports a step of long work: one sentence, posted in the story's thread.
-Progress = Callable[[str], Awaitable[None]]
+# How a writer reports a step of long work in the story's thread: one sentence, or a full
+# message (a verdict with its fields, Promote / Abort buttons).
+Progress = Callable[[str | Reply], Awaitable[None]]
 
 
 class Health(Frozen):

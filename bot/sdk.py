@@ -26,11 +26,13 @@ from bot.models import (
     Request,
 )
 from bot.ports import ChangeInfo, DeployReader, HistoryReader, RecentHistory, ServiceState
+from bot.rollouts import ActiveRollout, RolloutsReader
 from learner.features import DeployFeatures
 from learner.suggest import DeployContext, Suggester, Suggestion
 
 __all__ = [
     "Action",
+    "ActiveRollout",
     "Arg",
     "Button",
     "ChangeInfo",
@@ -187,8 +189,10 @@ class SkillContext:
         now: Callable[[], datetime],
         request: Request | None = None,
         correlation_id: str | None = None,
+        rollouts: RolloutsReader | None = None,
     ) -> None:
         self.principal = principal
+        self.rollouts = rollouts or RolloutsReader()
         self.origin = origin
         self.channel = channel
         self.fleet = fleet

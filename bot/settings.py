@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     kube_image_template: str = "{service}:{version}"
     kube_poll_seconds: float = 2.0
     kube_progress_deadline_seconds: float = 600.0
+    # Canary analysis on Kubernetes: Prometheus, and the steps' timing.
+    prometheus_url: str | None = None  # e.g. http://prometheus.monitoring:9090
+    prometheus_queries: dict[str, str] = {}  # metric -> PromQL template (defaults built in)
+    canary_steps: tuple[int, ...] = (10, 25, 50)
+    canary_analysis_seconds: float = 120.0  # each step runs this long before it is judged
+    canary_window_seconds: float = 300.0  # telemetry the judge reads per step
+    canary_decision_seconds: float = 900.0  # a marginal verdict waits this long for a person
+    bluegreen_window_seconds: float = 600.0  # blue kept (and green watched) after the switch
     # Natural language: the embedded router (offline), or off (slash commands only).
     nlu: Literal["embedded", "off"] = "embedded"
     # An LLM routes plain language when a key or an OpenAI-compatible URL is set.

@@ -24,9 +24,11 @@ is_remediation if name in {"deploy.rollback", "deploy.abort"}
 is_control if name in {"deploy.promote", "deploy.pause", "deploy.resume", "deploy.set_weight"}
 
 # shipmate's own automatic rollback or abort (a failing verdict, an SLO breach) is always allowed.
+# Only shipmate itself can claim it: a person's request that says "automatic" is judged as theirs.
 automatic if {
 	is_remediation
 	object.get(risk, "automatic", false) == true
+	input.requester.name == "shipmate"
 }
 
 operator if lib.has_role(input.requester, "deployer")

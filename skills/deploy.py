@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from bot.sdk import (
     Action,
+    ActiveRollout,
     Arg,
     DeployContext,
     DeployFeatures,
@@ -27,14 +28,18 @@ from bot.vocab import Environment, Strategy, normalize_env, normalize_strategy
 
 DEPLOY_USAGE = "/deploy <service> <version> [to <env>] [--strategy rolling|canary|bluegreen]"
 ROLLBACK_USAGE = "/rollback <service> [env]"
+PROMOTE_USAGE = "/promote <service> [env]"
+ABORT_USAGE = "/abort <service> [env]"
 
 _VERSION = re.compile(r"^v?[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$")
 _SERVICE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 STEPS: dict[str, str] = {
     "rolling": "replace replicas 25 % at a time, health check after each batch",
-    "canary": "shift 10 % -> 25 % -> 50 % -> 100 %, compare canary with baseline at each step",
-    "bluegreen": "start green beside blue, health check, switch traffic, keep blue for rollback",
+    "canary": "10 % -> 25 % -> 50 % of traffic, each step judged against the baseline "
+    "(Mann-Whitney, Kayenta's method), then promote; a failing verdict aborts by itself",
+    "bluegreen": "start green beside blue, health check, switch traffic, keep blue through "
+    "the rollback window while green is judged, then retire blue",
 }
 
 
@@ -292,3 +297,80 @@ async def deploy_finished(ctx: SkillContext, action: Action, outcome: Outcome) -
     if verb:
         await ctx.reply(Reply(kind=kind, text=f"{verb}: {outcome.message}"))
     await ctx.update_parent(_parent(_title(action.summary, action.requester.name), status, kind))
+
+
+class SteerSlots(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    service: str
+    environment: Environment | None = None
+
+    _svc = field_validator("service")(_service)
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _env(cls, value: str | None) -> str | None:
+        return normalize_env(value) if value else None
+
+
+def _in_flight(ctx: SkillContext, s: SteerSlots, usage: str) -> ActiveRollout:
+    mine = [r for r in ctx.rollouts.all() if r.service == s.service]
+    if s.environment is not None:
+        mine = [r for r in mine if r.environment == s.environment]
+    if not mine:
+        where = f" in {s.environment}" if s.environment else ""
+        raise UserError(
+            f"{s.service} has no canary or blue/green rollout in flight{where}; nothing to steer.",
+            usage,
+        )
+    if len(mine) > 1:
+        envs = ", ".join(r.environment for r in mine)
+        raise UserError(f"{s.service} has rollouts in flight in {envs}; name one.", usage)
+    return mine[0]
+
+
+async def _steer(ctx: SkillContext, s: SteerSlots, name: str, usage: str, verb: str) -> None:
+    rollout = _in_flight(ctx, s, usage)
+    state = await ctx.fleet.service(rollout.service, rollout.environment)
+    await ctx.act(
+        name,
+        f"{rollout.service}/{rollout.environment}",
+        params={
+            "service": rollout.service,
+            "environment": rollout.environment,
+            "version": rollout.version,
+            "strategy": rollout.strategy,
+            # Policy refuses to promote what the judge failed.
+            "verdict": rollout.verdict or "",
+            "phase": rollout.phase,
+        },
+        risk={"tier": state.tier if state else 2},
+        summary=f"{verb} the {rollout.strategy} of {rollout.service} {rollout.version} in "
+        f"{rollout.environment} ({rollout.phase})",
+    )
+
+
+@skill(
+    "promote",
+    command="promote",
+    usage=PROMOTE_USAGE,
+    summary="Promote a canary (or finish a blue/green) now, skipping the remaining steps.",
+    slots=SteerSlots,
+    args=(Arg("service", required=True), Arg("environment")),
+    examples=("/promote checkout production",),
+)
+async def promote(ctx: SkillContext, s: SteerSlots) -> None:
+    await _steer(ctx, s, "deploy.promote", PROMOTE_USAGE, "promote")
+
+
+@skill(
+    "abort",
+    command="abort",
+    usage=ABORT_USAGE,
+    summary="Abort a canary (or switch a blue/green back to blue) now.",
+    slots=SteerSlots,
+    args=(Arg("service", required=True), Arg("environment")),
+    examples=("/abort checkout production",),
+)
+async def abort(ctx: SkillContext, s: SteerSlots) -> None:
+    await _steer(ctx, s, "deploy.abort", ABORT_USAGE, "abort")

@@ -276,7 +276,21 @@ class LocalKube:
         if request.method == "DELETE":
             del self.objects[key]
             await self._record("DELETED", current)  # type: ignore[arg-type]
-            return web.json_response(current)
+            if plural == "deployments":  # the garbage collector takes what it owned
+                for owned in [
+                    k
+                    for k, o in self.objects.items()
+                    if k[0] == "replicasets" and k[1] == ns and _owner(o) == name
+                ]:
+                    await self._record("DELETED", self.objects.pop(owned))
+            return web.json_response(
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "status": "Success",
+                    "details": {"name": name, "kind": plural},
+                }
+            )
         body = await request.json()
         if request.method == "PUT":
             sent_rv = body.get("metadata", {}).get("resourceVersion")
@@ -356,34 +370,49 @@ class LocalKube:
 
     # ---- the rollout controller -------------------------------------------------------------
     async def _reconcile(self, ns: str, deployment: dict[str, Any]) -> None:
-        """Keep one ReplicaSet per pod template, newest revision on top."""
+        """Keep one ReplicaSet per pod template, newest revision on top. Like Kubernetes, the
+        ReplicaSet is owned by its Deployment (ownerReferences) and it and its pods carry the
+        template's labels plus `pod-template-hash`."""
         template = deployment["spec"]["template"]
         name = deployment["metadata"]["name"]
-        rs_name = f"{name}-{template_hash(template)}"
+        pod_hash = template_hash(template)
+        rs_name = f"{name}-{pod_hash}"
         if ("replicasets", ns, rs_name) not in self.objects:
             revisions = [
                 int(
                     o["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision", 0)
                 )
                 for (p, n, _), o in self.objects.items()
-                if p == "replicasets"
-                and n == ns
-                and o["metadata"].get("labels", {}).get("shipmate/deployment") == name
+                if p == "replicasets" and n == ns and _owner(o) == name
             ]
+            labels = {
+                **template.get("metadata", {}).get("labels", {}),
+                "pod-template-hash": pod_hash,
+            }
+            selector = copy.deepcopy(deployment["spec"].get("selector", {}))
+            selector.setdefault("matchLabels", {})["pod-template-hash"] = pod_hash
+            rs_template = copy.deepcopy(template)
+            rs_template.setdefault("metadata", {})["labels"] = labels
             rs = {
                 "metadata": {
                     "name": rs_name,
                     "namespace": ns,
-                    "labels": {"shipmate/deployment": name},
+                    "labels": labels,
                     "annotations": {
                         "deployment.kubernetes.io/revision": str(max(revisions, default=0) + 1)
                     },
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "apps/v1",
+                            "kind": "Deployment",
+                            "name": name,
+                            "uid": deployment["metadata"]["uid"],
+                            "controller": True,
+                            "blockOwnerDeletion": True,
+                        }
+                    ],
                 },
-                "spec": {
-                    "replicas": 0,
-                    "selector": copy.deepcopy(deployment["spec"].get("selector", {})),
-                    "template": copy.deepcopy(template),
-                },
+                "spec": {"replicas": 0, "selector": selector, "template": rs_template},
                 "status": {"replicas": 0},
             }
             await self.put("replicasets", ns, rs)
@@ -453,6 +482,13 @@ class LocalKube:
         while True:
             await self.tick()
             await asyncio.sleep(every)
+
+
+def _owner(obj: dict[str, Any]) -> str | None:
+    for ref in obj.get("metadata", {}).get("ownerReferences", []):
+        if ref.get("controller"):
+            return str(ref.get("name"))
+    return None
 
 
 def _selected(obj: dict[str, Any], selector: str | None) -> bool:

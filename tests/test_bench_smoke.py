@@ -55,3 +55,11 @@ def test_canary_judge_bench_runs() -> None:
     result = canary_judge.main(2)
     assert result["metrics"] == 10 and float(result["p50_ms"]) > 0  # type: ignore[arg-type]
     assert result["last_verdict"] in {"Pass", "Marginal", "Fail"}
+
+
+async def test_deploy_plan_bench_runs() -> None:
+    from bench import deploy_plan
+
+    result = await deploy_plan.main(3)
+    assert result["n"] == 3
+    assert 0 < float(result["p50_ms"]) <= float(result["max_ms"])  # type: ignore[arg-type]

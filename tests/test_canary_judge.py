@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from skills.canary.judge import (
+from bot.canary.judge import (
     ARGO_DEFAULT_CONSECUTIVE_ERROR_LIMIT,
     DEFAULT_OUTLIER_FACTOR,
     JUDGE_CONFIDENCE_LEVEL,

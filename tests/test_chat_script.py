@@ -81,3 +81,15 @@ def test_missing_script_file(tmp_path: Path) -> None:
     result = _chat(tmp_path / "home", tmp_path / "nope.txt")
     assert result.returncode == 2
     assert "No such script" in result.stderr
+
+
+def test_progressive_script_judges_aborts_and_switches(tmp_path: Path) -> None:
+    result = _chat(tmp_path / "home", ROOT / "examples" / "progressive.txt")
+    out = result.stdout
+    assert result.returncode == 1, out  # the aborted canary is an error reply
+    assert "Canary verdict at 10%: score 0/100, fail." in out
+    assert "success_rate: Low, effect size" in out
+    assert "Policy allows the automatic deploy.abort" in out
+    assert "search in staging is back on 0.9.3" in out
+    assert "Switched traffic to green (2.1.1)" in out
+    assert "Done: search in staging is on 2.1.1 (rollback window passed)" in out

@@ -56,7 +56,10 @@ async def test_bad_version_is_rolled_back_automatically(harness: Harness) -> Non
     harness.channel.clear()
     await harness.say("alice", "/deploy checkout 1.6.0 to staging --strategy canary")
     texts = harness.channel.texts()
-    assert any("Canary at 10%" in t and "failing" in t for t in texts)
+    assert any("Canary verdict at 10%" in t and "fail" in t for t in texts)
+    verdict = next(p.reply for p in harness.channel.posts if "verdict" in p.reply.text)
+    assert dict(verdict.fields)["success_rate"].startswith("Low, effect size")
+    assert any("Policy allows the automatic deploy.abort" in t for t in texts)
     assert harness.channel.posts[-1].reply.kind is ReplyKind.ERROR
     assert "back on 1.4.0" in texts[-1]
     state = await harness.app.fleet.service("checkout", "staging")

@@ -92,9 +92,13 @@ def _parent(slack: LocalSlack) -> Message:
     return parents[0]
 
 
-async def _rig(tmp_path: Path, slack: LocalSlack, **options: Any) -> SlackRig:
+async def _rig(
+    tmp_path: Path, slack: LocalSlack, step_seconds: float = 0, **options: Any
+) -> SlackRig:
     shipmate = build(
-        Settings(home=tmp_path / "home", sandbox_step_seconds=0, policy_reload_seconds=-1)
+        Settings(
+            home=tmp_path / "home", sandbox_step_seconds=step_seconds, policy_reload_seconds=-1
+        )
     )
     door = SlackDoor(
         shipmate,
@@ -348,3 +352,40 @@ def test_shipmate_slack_without_credentials_says_what_to_set(tmp_path: Path) -> 
     assert result.returncode == 2
     assert "SLACK_BOT_TOKEN" in result.stderr and "SLACK_APP_TOKEN" in result.stderr
     assert "make run" in result.stderr
+
+
+async def test_abort_button_in_the_thread_stops_a_canary(tmp_path: Path, slack: LocalSlack) -> None:
+    """The canary's thread carries Promote / Abort; a click says `/abort ...` as the clicker,
+    so policy judges the clicker and the running canary is stopped."""
+    rig = await _rig(tmp_path, slack, step_seconds=3)
+    port = await rig.door.start_http("127.0.0.1", 0)
+    rig.url = f"http://127.0.0.1:{port}/slack/events"
+    try:
+        await rig.command("checkout 1.5.0 to staging --strategy canary", "U0ALICE")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        steering = None
+        while steering is None:
+            assert loop.time() < deadline, [m.text for m in slack.posted(CHANNEL)]
+            await asyncio.sleep(0.05)
+            steering = next(
+                (m for m in slack.posted(CHANNEL) if "Canary at 10%" in m.text and m.blocks), None
+            )
+        buttons = next(b for b in steering.blocks if b["type"] == "actions")["elements"]
+        abort = next(b for b in buttons if b["text"]["text"] == "Abort")
+        assert abort["action_id"] == "shipmate.say" and abort["value"] == "/abort checkout staging"
+        payload = button_click(
+            "say", abort["value"], "U0BOB", CHANNEL, steering.ts, steering.thread_ts
+        )
+        status, _, _ = await rig.post(
+            interactive_form(payload), "application/x-www-form-urlencoded"
+        )
+        assert status == 200
+        await rig.settle()
+        thread = [m.text for m in slack.thread(_parent(slack).ts)]
+        assert any("aborted by bob at 10%" in t for t in thread), thread
+        state = await rig.shipmate.fleet.service("checkout", "staging")
+        assert state is not None and state.version == "1.4.0" and state.status == "stable"
+    finally:
+        await rig.door.close()
+        await rig.shipmate.close()

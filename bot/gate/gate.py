@@ -141,6 +141,41 @@ class Gate:
                 "gate.policy_malformed",
             )
 
+    async def authorize_automatic(
+        self, parent: Action, name: str, params: dict[str, Any], reason: str
+    ) -> Decision:
+        """Policy's word on a step shipmate takes on its own inside running work (aborting a
+        failing canary, switching traffic back to blue): the same decision as any action, by
+        the requester "shipmate" with `risk.automatic`, audited like any decision. Nothing but
+        an allow lets the writer go on."""
+        action = Action(
+            name=name,
+            target=parent.target,
+            params=params,
+            risk={**parent.risk, "automatic": True, "reason": reason},
+            requester=Principal(name="shipmate", roles=("automation",)),
+            origin=parent.origin,
+            correlation_id=parent.correlation_id,
+            idempotency_key=Action.key_for(parent.id, name, parent.target),
+            summary=f"{name} of {parent.target} ({reason})",
+        )
+        input_doc = self.policy_input(action)
+        decision = await self.decide(action, input_doc)
+        await self._record(
+            action,
+            "decision",
+            "shipmate",
+            "policy.decided",
+            "compliance",
+            {
+                "proposal": action.model_dump(mode="json"),
+                "input": input_doc,
+                "engine": self.engine.name,
+                "decision": decision.model_dump(mode="json"),
+            },
+        )
+        return decision
+
     async def eligibility(self, approval: PendingApproval, approver: Principal) -> EligibilityCheck:
         doc = self.policy_input(approval.action)
         doc["approver"] = {"name": approver.name, "roles": list(approver.roles)}
@@ -490,8 +525,9 @@ class Gate:
         topic = topic_for_action(action.name)
         await self._record(action, "execution.started", "shipmate", "action.started", topic, {})
 
-        async def progress(text: str) -> None:
-            await channel.post(Reply(kind=ReplyKind.PROGRESS, text=text), action.origin.thread)
+        async def progress(step: str | Reply) -> None:
+            reply = step if isinstance(step, Reply) else Reply(kind=ReplyKind.PROGRESS, text=step)
+            await channel.post(reply, action.origin.thread)
 
         result: ExecutionResult = await self._executor.run(action, progress)
         with self._store.tx() as db:

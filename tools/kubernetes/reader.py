@@ -17,6 +17,14 @@ def tag(image: str) -> str:
     return image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else "latest"
 
 
+def owner(obj: Any) -> str | None:
+    """The name of the object's controller (a ReplicaSet's Deployment)."""
+    for ref in obj.metadata.owner_references or []:
+        if ref.controller:
+            return str(ref.name)
+    return None
+
+
 class KubernetesReader:
     def __init__(
         self, api_client: k8s.ApiClient, *, namespaces: dict[str, str], catalog: dict[str, int]
@@ -55,7 +63,7 @@ class KubernetesReader:
             (c for c in dep.spec.template.spec.containers if c.name == name),
             dep.spec.template.spec.containers[0],
         )
-        mine = [rs for rs in sets if (rs.metadata.name or "").startswith(f"{name}-")]
+        mine = [rs for rs in sets if owner(rs) == name]
 
         def revision(rs: Any) -> int:
             return int((rs.metadata.annotations or {}).get("deployment.kubernetes.io/revision", 0))

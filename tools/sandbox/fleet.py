@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from bot.clock import Clock
@@ -21,10 +22,10 @@ from bot.models import Action, ExecutionResult
 from bot.ports import ChangeInfo, Health, Progress, ServiceState
 from bot.store import Store
 from tools.guard import writer
+from tools.progressive import Progressive
 
 MAX_ERROR_RATE = 0.01
 MAX_LATENCY_FACTOR = 2.0
-CANARY_STEPS = (10, 25, 50, 100)
 
 DEFAULT_CONFIG = Path(__file__).with_name("fleet.yaml")
 
@@ -65,6 +66,7 @@ class SandboxFleet:
         self._store = store
         self._clock = clock
         self.step_seconds = step_seconds
+        self.progressive: Progressive | None = None  # canary analysis, set by the composition root
         store.ensure_schema(self.DDL)
         if store.one("SELECT 1 FROM sandbox_services LIMIT 1") is None:
             self._seed(config)
@@ -213,8 +215,21 @@ class SandboxFleet:
         self._set(
             service, env, target_version=version, new_replicas=0, status=f"{strategy} to {version}"
         )
-        run = {"rolling": self._rolling, "canary": self._canary, "bluegreen": self._bluegreen}
-        healthy, detail = await run[strategy](row, version, old, progress)
+        if strategy in ("canary", "bluegreen"):
+            if self.progressive is None:
+                self._set(service, env, target_version=None, status="stable")
+                return ExecutionResult(
+                    status="failed", summary=f"{strategy} needs canary analysis; nothing changed."
+                )
+            action = action.model_copy(update={"params": {**p, "from_version": old}})
+            if strategy == "canary":
+                result = await self.progressive.canary(self, action, progress)
+            else:
+                result = await self.progressive.bluegreen(self, action, progress)
+            if result.status != "succeeded":  # whatever happened, the old version serves
+                self._set(service, env, target_version=None, new_replicas=0, status="stable")
+            return result.model_copy(update={"details": {**result.details, "strategy": strategy}})
+        healthy, detail = await self._rolling(row, version, old, progress)
         if not healthy:
             await progress(f"Rolling back {service} in {env} to {old}.")
             await self._clock.sleep(self.step_seconds)
@@ -260,38 +275,6 @@ class SandboxFleet:
             await progress(f"Rolling: {done}/{total} replicas on {version}; {self._describe(h)}.")
             if not self._healthy(row, h):
                 return False, self._describe(h)
-        return True, self._describe(h)
-
-    async def _canary(
-        self, row: Any, version: str, old: str, progress: Progress
-    ) -> tuple[bool, str]:
-        h, base = self.health_of(row, version), self.health_of(row, old)
-        for weight in CANARY_STEPS:
-            await self._clock.sleep(self.step_seconds)
-            self._set(row["service"], row["environment"], status=f"canary {weight}% {version}")
-            verdict = "healthy" if self._healthy(row, h) else "failing"
-            await progress(
-                f"Canary at {weight}%: {version} {self._describe(h)} vs {old} "
-                f"{self._describe(base)}: {verdict}."
-            )
-            if not self._healthy(row, h):
-                return False, self._describe(h)
-        return True, self._describe(h)
-
-    async def _bluegreen(
-        self, row: Any, version: str, old: str, progress: Progress
-    ) -> tuple[bool, str]:
-        h = self.health_of(row, version)
-        await self._clock.sleep(self.step_seconds)
-        await progress(
-            f"Green ({version}) is up with {row['replicas']} replicas beside blue "
-            f"({old}); checking health."
-        )
-        if not self._healthy(row, h):
-            await progress(f"Green is unhealthy ({self._describe(h)}); traffic stays on blue.")
-            return False, self._describe(h)
-        await self._clock.sleep(self.step_seconds)
-        await progress(f"Switched traffic to green ({version}); blue ({old}) kept for rollback.")
         return True, self._describe(h)
 
     @writer
@@ -343,6 +326,109 @@ class SandboxFleet:
         return ExecutionResult(
             status="succeeded", summary=f"Sandbox: {service} {version} is healthy again."
         )
+
+    # ---- progressive delivery targets (tools.progressive drives them) ----------------------
+    def _p(self, action: Action) -> tuple[str, str, str, Any]:
+        p = action.params
+        return (
+            p["service"],
+            p["environment"],
+            p["version"],
+            self._row(p["service"], p["environment"]),
+        )
+
+    async def canary_start(self, action: Action, progress: Progress) -> str:
+        service, env, version, row = self._p(action)
+        self._set(service, env, status=f"canary 0% {version}")
+        return f"Canary of {version} started beside {row['version']} ({row['replicas']} replicas)."
+
+    async def canary_weight(self, action: Action, weight: int, progress: Progress) -> str:
+        service, env, version, row = self._p(action)
+        await self._clock.sleep(self.step_seconds)
+        total = int(row["replicas"])
+        new = max(1, math.ceil(total * weight / 100))
+        self._set(service, env, new_replicas=new, status=f"canary {weight}% {version}")
+        return f"{new} of {total} replicas on {version}"
+
+    async def canary_promote(self, action: Action, progress: Progress) -> str:
+        service, env, version, row = self._p(action)
+        await self._clock.sleep(self.step_seconds)
+        self._promoted(service, env, version, row["version"])
+        return f"all {row['replicas']} replicas run {version}"
+
+    async def canary_abort(self, action: Action, progress: Progress) -> str:
+        service, env, _, row = self._p(action)
+        self._set(service, env, target_version=None, new_replicas=0, status="stable")
+        return f"{service} in {env} is back on {row['version']}, all {row['replicas']} replicas"
+
+    async def green_up(self, action: Action, progress: Progress) -> str:
+        service, env, version, row = self._p(action)
+        await self._clock.sleep(self.step_seconds)
+        self._set(service, env, new_replicas=row["replicas"], status=f"green {version} up")
+        return f"{row['replicas']} replicas on {version}, no traffic yet"
+
+    async def green_switch(self, action: Action, to_green: bool, progress: Progress) -> str:
+        service, env, version, row = self._p(action)
+        which = f"green ({version})" if to_green else f"blue ({row['version']})"
+        self._set(service, env, status=f"traffic on {which}")
+        return f"every request goes to {which}"
+
+    async def green_finish(self, action: Action, progress: Progress) -> str:
+        service, env, version, row = self._p(action)
+        self._promoted(service, env, version, row["version"])
+        return f"blue ({row['version']}) is retired"
+
+    async def green_discard(self, action: Action, progress: Progress) -> str:
+        service, env, _, row = self._p(action)
+        self._set(service, env, target_version=None, new_replicas=0, status="stable")
+        return f"green is removed and blue ({row['version']}) serves all traffic"
+
+    def _promoted(self, service: str, env: str, version: str, old: str) -> None:
+        self._set(
+            service,
+            env,
+            version=version,
+            previous_version=old,
+            target_version=None,
+            new_replicas=0,
+            status="stable",
+        )
+
+
+class SandboxTelemetry:
+    """Telemetry series of the simulated fleet, as a Prometheus would return them: success
+    rate and p95 latency (seconds) per version, around the health model's means with a
+    repeatable noise, one point per sample step."""
+
+    def __init__(self, fleet: SandboxFleet) -> None:
+        self._fleet = fleet
+
+    async def metric(
+        self,
+        metric: str,
+        service: str,
+        version: str,
+        start: datetime,
+        end: datetime,
+        step_seconds: float = 15.0,
+    ) -> list[float]:
+        row = self._fleet._store.one(
+            "SELECT * FROM sandbox_services WHERE service=? LIMIT 1", (service,)
+        )
+        if row is None:
+            return []
+        h = self._fleet.health_of(row, version)
+        points = max(10, int((end - start).total_seconds() / max(step_seconds, 1e-3)))
+        seed = _jitter(service, version, metric, f"{start.timestamp():.0f}")
+        rng = np.random.default_rng(int(seed * 2**32))
+        if metric == "success_rate":
+            values = np.clip(rng.normal(1 - h.error_rate, 0.001, points), 0.0, 1.0)
+        elif metric == "latency_p95":
+            mean = h.latency_p95_ms / 1000
+            values = np.abs(rng.normal(mean, mean * 0.03, points))
+        else:
+            return []  # a metric the sandbox does not simulate: no data
+        return [float(v) for v in values]
 
 
 class FleetReader:

@@ -40,6 +40,8 @@ COMMANDS = (
     "/shipmate",
     "/deploy",
     "/rollback",
+    "/promote",
+    "/abort",
     "/drift",
     "/incident",
     "/runbook",
@@ -147,6 +149,7 @@ class SlackDoor:
         self.bolt.event("app_mention")(self._on_mention)
         self.bolt.event("message")(self._on_message)
         self.bolt.action(re.compile(rf"^{re.escape(ACTION_PREFIX)}(approve|deny)$"))(self._on_vote)
+        self.bolt.action(f"{ACTION_PREFIX}say")(self._on_say)
 
     async def _on_command(self, ack: Any, command: dict[str, Any], body: dict[str, Any]) -> None:
         text = f"{command['command']} {command.get('text', '')}".strip()
