@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/nlu_bench.py
 	$(BIN)/python bench/canary_judge.py
 	$(BIN)/python bench/deploy_plan.py
+	$(BIN)/python bench/drift_bench.py
 
 clean:
 	rm -rf $(VENV) .shipmate .pytest_cache .mypy_cache .ruff_cache

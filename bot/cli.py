@@ -77,6 +77,7 @@ def chat(
                 return 2
             if lines is not None:
                 return await door.run_script(lines)
+            shipmate.schedule("terminal", "#chat")  # scheduled drift checks, told here
             return await door.run_interactive()
         finally:
             await shipmate.close()
@@ -412,6 +413,7 @@ def slack(
             await shipmate.start()
             await door.identity.refresh()
             await shipmate.gate.recover()
+            shipmate.schedule("slack", settings.slack_default_channel)
             if mode == "http":
                 bound = await door.start_http(
                     host or settings.slack_host, port or settings.slack_port

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import skills.approvals
 import skills.deploy
+import skills.drift
 import skills.sandbox
 import skills.status
 from bot.channel import Channels
@@ -20,21 +22,27 @@ from bot.gate.gate import Gate
 from bot.gate.policy import PolicyEngine, RegorusEngine, load_data
 from bot.history import EventHistory
 from bot.identity import Directory
+from bot.models import Transport
 from bot.nlu.understand import Understanding
 from bot.paths import policies_dir, runbooks_dir
 from bot.pipeline import Pipeline
 from bot.ports import DeployReader
 from bot.rollouts import RolloutControl
 from bot.router import Router
+from bot.schedule import DriftSchedule
 from bot.sdk import Registry
 from bot.settings import Settings
 from bot.store import Store
 from bot.tasks import Tasks
+from bot.terraform import Workspace
 from learner.model import load_suggester
 from tools.progressive import Progressive, ProgressiveSettings
 from tools.sandbox.fleet import SandboxFleet, SandboxTelemetry
+from tools.terraform.sandbox import BUNDLED as BUNDLED_AWS
+from tools.terraform.sandbox import LocalAws, SandboxAws
+from tools.terraform.workspaces import TerraformWorkspaces
 
-SKILL_MODULES = (skills.deploy, skills.status, skills.approvals, skills.sandbox)
+SKILL_MODULES = (skills.deploy, skills.status, skills.approvals, skills.sandbox, skills.drift)
 
 
 @dataclass
@@ -52,6 +60,18 @@ class App:
     directory: Directory
     tasks: Tasks
     channels: Channels
+    terraform: TerraformWorkspaces
+    sandbox_aws: SandboxAws
+
+    def schedule(self, transport: Transport, default_channel: str | None) -> DriftSchedule:
+        """Scheduled drift checks, told on this door; the door starts its loop."""
+        schedule = DriftSchedule(
+            self.terraform, self.pipeline, self.channels, self.clock, transport, default_channel
+        )
+        self.tasks.spawn(
+            schedule.loop(self.settings.drift_schedule_seconds), name=f"drift-schedule:{transport}"
+        )
+        return schedule
 
     async def start(self) -> None:
         """Connect what needs a connection (an OPA server); the embedded defaults need none."""
@@ -60,6 +80,8 @@ class App:
 
     async def close(self) -> None:
         await self.tasks.cancel_all()
+        await self.terraform.runner.close()
+        self.sandbox_aws.close()
         await self.bus.close()
         nlu = self.pipeline.router.nlu
         if nlu is not None and nlu.llm is not None:
@@ -118,9 +140,9 @@ def kubernetes_target(
         api_client = k8s.ApiClient(configuration)
     else:
         try:
-            kube_config.load_incluster_config()  # type: ignore[no-untyped-call]
+            kube_config.load_incluster_config()
         except kube_config.ConfigException:
-            kube_config.load_kube_config()  # type: ignore[no-untyped-call]
+            kube_config.load_kube_config()
         api_client = k8s.ApiClient()
     services = load_data(policy_dir)["org"].get("services", {}).get("services", {})
     catalog = {name: int(svc.get("tier", 2)) for name, svc in services.items()}
@@ -176,6 +198,52 @@ def sandbox_progressive(
         ),
         clock.now,
     )
+
+
+def terraform_target(
+    settings: Settings, store: Store, clock: Clock
+) -> tuple[TerraformWorkspaces, SandboxAws]:
+    """Terraform workspaces from configuration, or the sandbox's AWS workspace against the
+    local emulator; the embedded Terraform unless the user's binary is asked for."""
+    from tools.terraform.runner import (
+        EmbeddedRunner,
+        ExecutableRunner,
+        TerraformRunner,
+        find_plugin_mirror,
+        write_cli_config,
+    )
+    from tools.terraform.workspaces import load_workspaces, prepare_bundled
+
+    home = settings.home / "terraform"
+    home.mkdir(parents=True, exist_ok=True)
+    mirror = settings.terraform_plugin_mirror or find_plugin_mirror()
+    cli_config = write_cli_config(home / "cli.tfrc", mirror, home / "plugin-cache")
+    runner: TerraformRunner = (
+        EmbeddedRunner(log_path=home / "worker.log")
+        if settings.terraform_runner == "embedded"
+        else ExecutableRunner(settings.terraform_runner)
+    )
+    sandbox = SandboxAws(LocalAws(log_path=home / "local-aws.log"))
+    prepare: dict[str, Callable[[], Awaitable[dict[str, str]]]] = {}
+    if settings.terraform_workspaces is not None:
+        spaces = load_workspaces(settings.terraform_workspaces)
+    else:
+        path = prepare_bundled(BUNDLED_AWS, home / "workspaces" / "sandbox-aws")
+        spaces = [
+            Workspace(
+                name="sandbox-aws",
+                path=str(path),
+                environment="production",
+                owners=("alice", "bob"),
+                services=("checkout",),
+                timeout_seconds=300,
+            )
+        ]
+        prepare = {"sandbox-aws": sandbox.variables}
+    workspaces = TerraformWorkspaces(
+        spaces, runner, store, clock, work_dir=home, cli_config=cli_config, prepare=prepare
+    )
+    return workspaces, sandbox
 
 
 def make_nlu(settings: Settings, policy_dir: Path) -> Understanding | None:
@@ -236,7 +304,11 @@ def build(
     control = RolloutControl()
     fleet.progressive = sandbox_progressive(settings, fleet, control, clock)
     progressives = [fleet.progressive]
+    terraform, sandbox_aws = terraform_target(settings, store, clock)
     handlers: dict[str, Handler] = {
+        "terraform.apply": terraform.apply,
+        "terraform.drift.ignore": terraform.ignore,
+        "sandbox.drift.inject": sandbox_aws.inject_drift,
         "deploy.rollout": fleet.rollout,
         "deploy.rollback": fleet.rollback,
         "deploy.promote": fleet.progressive.steer,
@@ -282,6 +354,7 @@ def build(
         channels=channels,
         store=store,
         rollouts=control.reader,
+        drift=terraform,
     )
     return App(
         settings=settings,
@@ -297,4 +370,6 @@ def build(
         directory=Directory.from_policy_dir(policy_dir),
         tasks=tasks,
         channels=channels,
+        terraform=terraform,
+        sandbox_aws=sandbox_aws,
     )

@@ -3,6 +3,8 @@ failure becomes one clear sentence where the request came from; the detail goes 
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from pydantic import ValidationError
 
@@ -18,6 +20,7 @@ from bot.router import RouteAnswer, RouteError, Router
 from bot.sdk import Registry, SkillContext, UserError
 from bot.store import Store
 from bot.tasks import Tasks
+from bot.terraform import DriftReader
 from learner.suggest import Suggester
 
 log = structlog.get_logger(__name__)
@@ -49,8 +52,10 @@ class Pipeline:
         channels: Channels,
         store: Store,
         rollouts: RolloutsReader | None = None,
+        drift: DriftReader | None = None,
     ) -> None:
         self.rollouts = rollouts or RolloutsReader()
+        self.drift = drift
         self.registry = registry
         self.router = router
         self.gate = gate
@@ -87,7 +92,33 @@ class Pipeline:
             request=request,
             correlation_id=action.correlation_id if action else None,
             rollouts=self.rollouts,
+            publish=self.publish,
+            drift=self.drift,
         )
+
+    async def publish(
+        self, event_type: str, topic: str, data: dict[str, Any], correlation_id: str, actor: str
+    ) -> None:
+        now = self.clock.now()
+        event = Event(
+            type=event_type,
+            time=now,
+            topic=topic,
+            correlation_id=correlation_id,
+            actor=actor,
+            data=data,
+        )
+        with self.store.tx():  # audited and staged in one step, like the Gate's events
+            self.audit.append(
+                time=now,
+                kind="event",
+                actor=actor,
+                door="shipmate",
+                correlation_id=correlation_id,
+                payload={"type": event_type, **data},
+            )
+            self.bus.stage(event)
+        await self.bus.flush()
 
     async def handle(self, request: Request, channel: Channel) -> None:
         safe = channel if isinstance(channel, SafeChannel) else SafeChannel(channel)

@@ -29,7 +29,6 @@ class RouteAnswer(Exception):
 
 # Slack entry points whose skills have not landed yet: answered, not "unknown".
 COMING = {
-    "drift": "Terraform drift",
     "incident": "incidents",
     "runbook": "runbooks",
     "postmortem": "postmortems",
@@ -44,7 +43,19 @@ SKILL_FOR_INTENT = {
     "help": "help",
     "approve": "approve",
     "deny": "deny",
+    "drift_check": "drift",
+    "drift_remediate": "drift",
 }
+# Slots an intent implies (fixing drift is `/drift fix <workspace>`).
+INTENT_SLOTS: dict[str, dict[str, str]] = {"drift_remediate": {"verb": "fix"}}
+# The understanding's slot names where a skill's argument is named differently.
+SLOT_ALIASES = {"stack": "workspace"}
+
+
+def _aliased(slots: dict[str, str]) -> dict[str, str]:
+    return {SLOT_ALIASES.get(k, k): v for k, v in slots.items()}
+
+
 SAYING = {
     "deploy_status": "check status",
     "drift_check": "check drift",
@@ -88,6 +99,7 @@ class Router:
         spec = self._registry.skills.get(skill_name or "")
         if spec is None:
             return None
+        slots = {**_aliased(slots), **INTENT_SLOTS.get(intent, {})}
         words = ["/" + spec.command]
         for arg in spec.args:
             value = slots.get(arg.name)
@@ -136,7 +148,8 @@ class Router:
             )
         spec = self._registry.skills[skill_name]
         allowed = {a.name for a in spec.args}
-        slots = {k: v for k, v in routed.slots.items() if k in allowed}
+        implied = {**_aliased(routed.slots), **INTENT_SLOTS.get(routed.intent, {})}
+        slots = {k: v for k, v in implied.items() if k in allowed}
         missing = [a.name for a in spec.args if a.required and a.name not in slots]
         if missing:
             raise RouteError(

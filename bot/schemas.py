@@ -93,8 +93,14 @@ class IncidentEvent(Payload):
 
 
 class DriftDetected(Payload):
+    """A drift check's result (drift.detected when something drifted, drift.checked when
+    clean): the services the workspace serves let incidents link it into their timelines."""
+
     workspace: str
     resources: list[dict[str, Any]]
+    services: list[str] = []
+    snoozed: int = 0
+    seconds: float = 0.0
 
 
 class AuditAppended(Payload):
@@ -125,6 +131,7 @@ SCHEMAS: dict[str, dict[int, type[Payload]]] = {
     "incident.updated": {1: IncidentEvent},
     "incident.resolved": {1: IncidentEvent},
     "drift.detected": {1: DriftDetected},
+    "drift.checked": {1: DriftDetected},
     "audit.appended": {1: AuditAppended},
 }
 

@@ -27,8 +27,12 @@ from bot.models import (
 )
 from bot.ports import ChangeInfo, DeployReader, HistoryReader, RecentHistory, ServiceState
 from bot.rollouts import ActiveRollout, RolloutsReader
+from bot.terraform import DriftReader
 from learner.features import DeployFeatures
 from learner.suggest import DeployContext, Suggester, Suggestion
+
+# (event type, topic, data, correlation id, actor) -> audited and published
+Publish = Callable[[str, str, dict[str, Any], str, str], Awaitable[None]]
 
 __all__ = [
     "Action",
@@ -190,8 +194,12 @@ class SkillContext:
         request: Request | None = None,
         correlation_id: str | None = None,
         rollouts: RolloutsReader | None = None,
+        publish: Publish | None = None,
+        drift: DriftReader | None = None,
     ) -> None:
         self.principal = principal
+        self._publish = publish
+        self._drift = drift
         self.rollouts = rollouts or RolloutsReader()
         self.origin = origin
         self.channel = channel
@@ -208,9 +216,27 @@ class SkillContext:
     def now(self) -> datetime:
         return self._now()
 
+    @property
+    def drift(self) -> DriftReader:
+        if self._drift is None:
+            raise UserError("No Terraform workspaces are configured here.")
+        return self._drift
+
+    async def publish(self, event_type: str, topic: str, data: dict[str, Any]) -> None:
+        """An event that is not an action's (a drift found by a read): audited and published
+        like every other, with this story's correlation id."""
+        if self._publish is not None:
+            await self._publish(event_type, topic, data, self.correlation_id, self.principal.name)
+
     async def reply(self, reply: Reply | str, kind: ReplyKind = ReplyKind.INFO) -> MessageRef:
         message = reply if isinstance(reply, Reply) else Reply(text=reply, kind=kind)
         return await self.channel.post(message, self.thread)
+
+    async def progress(self, step: str | Reply) -> None:
+        """A step of long work, in this story's thread (a Progress for readers)."""
+        await self.reply(
+            step if isinstance(step, Reply) else Reply(kind=ReplyKind.PROGRESS, text=step)
+        )
 
     async def open_thread(self, parent: Reply, correlation_id: str | None = None) -> MessageRef:
         """Post the parent message of a new story; later replies go into its thread. A request

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     slack_port: int = 3000
     # Extra roles from Slack user groups: {role: usergroup id}, e.g. {"oncall": "S0ONCALL"}.
     slack_usergroups: dict[str, str] = {}
+    # Where scheduled reports go when their workspace names no channel (None: skipped).
+    slack_default_channel: str | None = None
     # Where deploys go: the sandbox (simulated fleet) or a Kubernetes cluster.
     deploy_target: Literal["sandbox", "kubernetes"] = "sandbox"
     kube_host: str | None = None  # API server URL; None: the in-cluster / kubeconfig default
@@ -70,6 +72,11 @@ class Settings(BaseSettings):
     canary_window_seconds: float = 300.0  # telemetry the judge reads per step
     canary_decision_seconds: float = 900.0  # a marginal verdict waits this long for a person
     bluegreen_window_seconds: float = 600.0  # blue kept (and green watched) after the switch
+    # Terraform drift. Workspaces: a YAML file (see docs/drift.md); None: the sandbox's own.
+    terraform_workspaces: Path | None = None
+    terraform_runner: Literal["embedded", "terraform", "tofu"] = "embedded"
+    terraform_plugin_mirror: Path | None = None  # None: looked for on this machine
+    drift_schedule_seconds: float = 60.0  # how often due scheduled checks are looked for
     # Natural language: the embedded router (offline), or off (slash commands only).
     nlu: Literal["embedded", "off"] = "embedded"
     # An LLM routes plain language when a key or an OpenAI-compatible URL is set.

@@ -18,6 +18,7 @@ ACTIONS: frozenset[str] = frozenset(
         # the sandbox's own controls
         "sandbox.fault.inject",
         "sandbox.fault.clear",
+        "sandbox.drift.inject",
         # Terraform
         "terraform.plan",
         "terraform.apply",

@@ -35,12 +35,27 @@ trusted if {
 	card.agreement >= data.org.autonomy.learner_trust.min_agreement
 }
 
+# Terraform workspaces in shadow mode (data.org.terraform.shadow_workspaces): their fixes are
+# planned and judged, never applied.
+shadowed if {
+	input.action.name == "terraform.apply"
+	object.get(input.action.params, "workspace", "") in object.get(data.org.terraform, "shadow_workspaces", [])
+}
+
+shadow_reason := "This workspace is in shadow mode: the fix is planned and judged, not applied." if {
+	input.action.name == "terraform.apply"
+} else := "Learner-proposed actions for this service run in shadow mode until its scorecard crosses the threshold."
+
+shadow_rule := "terraform.shadow_workspace" if {
+	input.action.name == "terraform.apply"
+} else := "autonomy.learner_shadow"
+
 decision := base if not shadowed
 
 decision := object.union(base, {
 	"mode": "shadow",
-	"reasons": array.concat(base.reasons, ["Learner-proposed actions for this service run in shadow mode until its scorecard crosses the threshold."]),
-	"rules": array.concat(base.rules, ["autonomy.learner_shadow"]),
+	"reasons": array.concat(base.reasons, [shadow_reason]),
+	"rules": array.concat(base.rules, [shadow_rule]),
 }) if {
 	shadowed
 	base.allow

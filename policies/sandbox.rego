@@ -14,6 +14,6 @@ default decision := {
 	"rules": ["sandbox.requester_not_deployer"],
 }
 
-decision := lib.allow_doc(["Deployers may inject and clear sandbox faults."], ["sandbox.deployer_allowed"], 0, []) if {
+decision := lib.allow_doc(["Deployers may change the sandbox (faults, drift)."], ["sandbox.deployer_allowed"], 0, []) if {
 	lib.has_role(input.requester, "deployer")
 }

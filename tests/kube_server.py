@@ -242,7 +242,8 @@ class LocalKube:
             return web.json_response(await self.put(plural, ns, body), status=201)
         if request.method != "GET":
             return status(405, "MethodNotAllowed", request.method)
-        if request.query.get("watch") in {"true", "1"}:
+        # Go's strconv.ParseBool, as the API server reads it (clients send "true" or "True").
+        if request.query.get("watch", "") in {"1", "t", "T", "true", "True", "TRUE"}:
             return await self._watch(request, plural, ns)
         selector = request.query.get("labelSelector")
         items = [

@@ -63,3 +63,11 @@ async def test_deploy_plan_bench_runs() -> None:
     result = await deploy_plan.main(3)
     assert result["n"] == 3
     assert 0 < float(result["p50_ms"]) <= float(result["max_ms"])  # type: ignore[arg-type]
+
+
+async def test_drift_bench_runs() -> None:
+    from bench import drift_bench
+
+    result = await drift_bench.main(warm=1, skip_aws=True)
+    row = result["terraform_data_200"]
+    assert row["cold"]["seconds"] > 0 and row["cold"]["peak_rss_mb"] > 0

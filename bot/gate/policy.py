@@ -160,8 +160,15 @@ class RegorusEngine:
     async def evaluate(self, query: str, input_doc: dict[str, Any]) -> Any | None:
         return self.evaluate_sync(query, input_doc)
 
+    def close(self) -> None:
+        """Free the engine here, on the loop's thread: regorus' engine may only be dropped on
+        the thread that made it, and a garbage collection in a worker thread would not be."""
+        self._engine = None
+
     def evaluate_sync(self, query: str, input_doc: dict[str, Any]) -> Any | None:
         self.maybe_reload()
+        if self._engine is None:
+            raise PolicyError("the policy engine is closed")
         try:
             self._engine.set_input_json(json.dumps(input_doc))
             raw = self._engine.eval_query_as_json(query)

@@ -17,7 +17,7 @@ _INCIDENT = re.compile(r"\b(INC-?\d+|P[A-Z0-9]{3,}\d)\b|\binc\s+(\d+)\b", re.I)
 _SEVERITY = re.compile(r"\bsev\s?([1-4])\b", re.I)
 _APPROVAL = re.compile(r"\b(ap[0-9a-f]{8})\b")
 _STACK = re.compile(
-    r"\b([a-z0-9]+-(?:prod|infra|stack|staging|network)[a-z0-9-]*|"
+    r"\b([a-z0-9]+-(?:prod|infra|stack|staging|network|aws|data)[a-z0-9-]*|"
     r"[a-z0-9]+(?=\s+(?:stack|workspace)\b))",
     re.I,
 )

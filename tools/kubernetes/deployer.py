@@ -242,7 +242,7 @@ class KubernetesDeployer:
         """A Deployment beside the stable one: its pod template with the new image and one more
         label (so its own selector never claims the stable pods)."""
         name = stable.metadata.name
-        body: dict[str, Any] = self._serializer.sanitize_for_serialization(stable)  # type: ignore[no-untyped-call]
+        body: dict[str, Any] = self._serializer.sanitize_for_serialization(stable)
         spec = copy.deepcopy(body["spec"])
         spec.pop("paused", None)
         spec["replicas"] = replicas
