@@ -13,6 +13,7 @@ from rich.console import Console
 
 from bot import __version__
 from bot.gate.policy import PolicyEngine, PolicyError
+from bot.models import Transport
 from bot.settings import Settings
 
 app = typer.Typer(
@@ -429,6 +430,53 @@ def slack(
             return 0
         finally:
             await door.close()
+            await shipmate.close()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        raise typer.Exit(asyncio.run(main()))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8080).")] = None,
+) -> None:
+    """The HTTP process for machines: alert and PagerDuty webhooks, /healthz, /metrics."""
+    from bot.alerts import LogChannel
+    from bot.compose import build
+    from bot.serve import Server
+
+    settings = _settings()
+
+    async def main() -> int:
+        shipmate = build(settings)
+        transport: Transport = "webhook"
+        shipmate.channels.register("webhook", lambda origin: LogChannel())
+        if settings.slack_bot_token:  # announce and open war rooms in Slack
+            from slack_sdk.web.async_client import AsyncWebClient
+
+            from bot.doors.slack.channel import SlackChannel
+
+            client = AsyncWebClient(
+                token=settings.slack_bot_token.get_secret_value(),
+                base_url=settings.slack_api_url or AsyncWebClient.BASE_URL,
+            )
+            shipmate.channels.register("slack", lambda origin: SlackChannel(client, origin.channel))
+            transport = "slack"
+        server = Server(
+            shipmate.intake(transport), shipmate.tasks, settings.pagerduty_webhook_secrets
+        )
+        try:
+            await shipmate.start()
+            bound = await server.start(host or settings.serve_host, port or settings.serve_port)
+            typer.echo(
+                f"shipmate serve on http://{host or settings.serve_host}:{bound} "
+                "(/alerts/alertmanager, /alerts/generic, /webhooks/pagerduty, /healthz, /metrics)"
+            )
+            await asyncio.Event().wait()
+            return 0
+        finally:
+            await server.close()
             await shipmate.close()
 
     with contextlib.suppress(KeyboardInterrupt):

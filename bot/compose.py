@@ -10,8 +10,11 @@ from pathlib import Path
 import skills.approvals
 import skills.deploy
 import skills.drift
+import skills.incident
+import skills.runbook
 import skills.sandbox
 import skills.status
+from bot.alerts import AlertIntake
 from bot.channel import Channels
 from bot.clock import Clock, SystemClock
 from bot.events import EventBus, EventLog, InProcessBus
@@ -29,6 +32,7 @@ from bot.pipeline import Pipeline
 from bot.ports import DeployReader
 from bot.rollouts import RolloutControl
 from bot.router import Router
+from bot.runbooks import load_runbooks
 from bot.schedule import DriftSchedule
 from bot.sdk import Registry
 from bot.settings import Settings
@@ -36,13 +40,23 @@ from bot.store import Store
 from bot.tasks import Tasks
 from bot.terraform import Workspace
 from learner.model import load_suggester
+from tools.incidents.desk import IncidentDesk
 from tools.progressive import Progressive, ProgressiveSettings
+from tools.queries import RunbookQueries
 from tools.sandbox.fleet import SandboxFleet, SandboxTelemetry
 from tools.terraform.sandbox import BUNDLED as BUNDLED_AWS
 from tools.terraform.sandbox import LocalAws, SandboxAws
 from tools.terraform.workspaces import TerraformWorkspaces
 
-SKILL_MODULES = (skills.deploy, skills.status, skills.approvals, skills.sandbox, skills.drift)
+SKILL_MODULES = (
+    skills.deploy,
+    skills.status,
+    skills.approvals,
+    skills.sandbox,
+    skills.drift,
+    skills.incident,
+    skills.runbook,
+)
 
 
 @dataclass
@@ -62,6 +76,7 @@ class App:
     channels: Channels
     terraform: TerraformWorkspaces
     sandbox_aws: SandboxAws
+    desk: IncidentDesk
 
     def schedule(self, transport: Transport, default_channel: str | None) -> DriftSchedule:
         """Scheduled drift checks, told on this door; the door starts its loop."""
@@ -73,6 +88,18 @@ class App:
         )
         return schedule
 
+    def intake(self, transport: Transport, channel: str | None = None) -> AlertIntake:
+        """Alerts into incidents, announced on this door."""
+        return AlertIntake(
+            self.desk,
+            self.gate,
+            self.channels,
+            self.clock,
+            self.pipeline.runbooks,
+            transport=transport,
+            channel=channel or self.settings.incident_alerts_channel,
+        )
+
     async def start(self) -> None:
         """Connect what needs a connection (an OPA server); the embedded defaults need none."""
         await start_engine(self.engine)
@@ -82,6 +109,7 @@ class App:
         await self.tasks.cancel_all()
         await self.terraform.runner.close()
         self.sandbox_aws.close()
+        await self.desk.close()
         await self.bus.close()
         nlu = self.pipeline.router.nlu
         if nlu is not None and nlu.llm is not None:
@@ -246,6 +274,62 @@ def terraform_target(
     return workspaces, sandbox
 
 
+def incident_desk(
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    channels: Channels,
+    tasks: Tasks,
+    directory: Directory,
+) -> IncidentDesk:
+    """War rooms in Slack when a bot token is set (else named rooms in the terminal); on-call
+    from the team directory (PagerDuty when configured)."""
+    from tools.incidents.desk import LocalPager, Pager
+    from tools.incidents.rooms import LocalRooms, Rooms, SlackRooms
+
+    rooms: Rooms = LocalRooms()
+    if settings.slack_bot_token:
+        from slack_sdk.web.async_client import AsyncWebClient
+
+        client = AsyncWebClient(
+            token=settings.slack_bot_token.get_secret_value(),
+            base_url=settings.slack_api_url or AsyncWebClient.BASE_URL,
+        )
+        rooms = SlackRooms(client, directory.slack_ids())
+    oncall = tuple(directory.with_role("oncall"))
+    pager: Pager = LocalPager(list(oncall))
+    if settings.pagerduty_api_key:
+        from tools.pagerduty.pager import PagerDutyPager
+
+        if not (settings.pagerduty_from and settings.pagerduty_service_id):
+            raise ValueError(
+                "SHIPMATE_PAGERDUTY_API_KEY needs SHIPMATE_PAGERDUTY_FROM (a PagerDuty user's "
+                "email) and SHIPMATE_PAGERDUTY_SERVICE_ID"
+            )
+        pager = PagerDutyPager(
+            settings.pagerduty_api_key.get_secret_value(),
+            from_email=settings.pagerduty_from,
+            service_id=settings.pagerduty_service_id,
+            escalation_policy_ids=settings.pagerduty_escalation_policy_ids,
+            people=directory.emails(),
+            base_url=settings.pagerduty_api_url,
+            verify=str(settings.pagerduty_ca_bundle) if settings.pagerduty_ca_bundle else True,
+            pause_seconds=settings.pagerduty_retry_pause_seconds,
+        )
+    return IncidentDesk(
+        store,
+        clock,
+        rooms,
+        pager,
+        channels,
+        tasks,
+        name_template=settings.incident_channel_template,
+        stakeholders=settings.incident_stakeholders_channel,
+        archive_after_seconds=settings.incident_archive_after_seconds,
+        directory_oncall=oncall,
+    )
+
+
 def make_nlu(settings: Settings, policy_dir: Path) -> Understanding | None:
     """Plain-language understanding over this deployment's service catalog and runbooks."""
     if settings.nlu == "off":
@@ -305,7 +389,20 @@ def build(
     fleet.progressive = sandbox_progressive(settings, fleet, control, clock)
     progressives = [fleet.progressive]
     terraform, sandbox_aws = terraform_target(settings, store, clock)
+    directory = Directory.from_policy_dir(policy_dir)
+    desk = incident_desk(settings, store, clock, channels, tasks, directory)
     handlers: dict[str, Handler] = {
+        "pagerduty.incident.create": desk.declare,
+        "pagerduty.incident.acknowledge": desk.acknowledge,
+        "pagerduty.incident.resolve": desk.resolve,
+        "pagerduty.incident.note": desk.note,
+        "incident.status.update": desk.update,
+        "incident.role.assign": desk.assign,
+        "slack.channel.archive": desk.archive,
+        "k8s.deployment.restart": fleet.restart,
+        "k8s.deployment.scale": fleet.scale,
+        "k8s.node.drain": fleet.drain_node,
+        "cache.flush": fleet.flush_cache,
         "terraform.apply": terraform.apply,
         "terraform.drift.ignore": terraform.ignore,
         "sandbox.drift.inject": sandbox_aws.inject_drift,
@@ -324,6 +421,7 @@ def build(
         handlers = {**handlers, **kube_handlers}
         if kube_progressive is not None:
             progressives.append(kube_progressive)
+    handlers["runbook.query"] = RunbookQueries(reader).query
     executor = Executor(handlers)
     gate = Gate(
         store=store,
@@ -339,6 +437,9 @@ def build(
     )
     for progressive in progressives:  # automatic aborts and switch-backs ask policy first
         progressive.authorize = gate.authorize_automatic
+    desk.authorize = gate.authorize_automatic
+    for topic in ("deployments", "drift", "compliance", "incidents"):
+        bus.subscribe(topic, desk.on_event, group="incident-timeline")
     registry = registry or Registry.from_modules(*SKILL_MODULES)
     pipeline = Pipeline(
         registry=registry,
@@ -355,6 +456,8 @@ def build(
         store=store,
         rollouts=control.reader,
         drift=terraform,
+        incidents=desk,
+        runbooks=load_runbooks(runbooks_dir()),
     )
     return App(
         settings=settings,
@@ -367,9 +470,10 @@ def build(
         gate=gate,
         pipeline=pipeline,
         fleet=fleet,
-        directory=Directory.from_policy_dir(policy_dir),
+        directory=directory,
         tasks=tasks,
         channels=channels,
         terraform=terraform,
         sandbox_aws=sandbox_aws,
+        desk=desk,
     )

@@ -31,5 +31,15 @@ class Directory:
         roles = tuple(self._users.get(name, {}).get("roles", ()))
         return Principal(name=name, roles=roles)
 
+    def emails(self) -> dict[str, str]:
+        """email -> name (PagerDuty knows people by email)."""
+        return {str(u["email"]).lower(): name for name, u in self._users.items() if u.get("email")}
+
+    def slack_ids(self) -> dict[str, str]:
+        return {name: u["slack_id"] for name, u in self._users.items() if u.get("slack_id")}
+
+    def with_role(self, role: str) -> list[str]:
+        return sorted(name for name, u in self._users.items() if role in u.get("roles", ()))
+
     def by_slack_id(self, user_id: str) -> Principal:
         return self.principal(self._by_slack.get(user_id, user_id))

@@ -13,10 +13,12 @@ from bot.clock import Clock
 from bot.events import Event, EventBus
 from bot.gate.audit import AuditLog
 from bot.gate.gate import Gate
+from bot.incidents import IncidentReader
 from bot.models import Action, Outcome, Principal, Request
 from bot.ports import DeployReader, HistoryReader
 from bot.rollouts import RolloutsReader
 from bot.router import RouteAnswer, RouteError, Router
+from bot.runbooks import Runbook
 from bot.sdk import Registry, SkillContext, UserError
 from bot.store import Store
 from bot.tasks import Tasks
@@ -53,7 +55,11 @@ class Pipeline:
         store: Store,
         rollouts: RolloutsReader | None = None,
         drift: DriftReader | None = None,
+        incidents: IncidentReader | None = None,
+        runbooks: dict[str, Runbook] | None = None,
     ) -> None:
+        self.incidents = incidents
+        self.runbooks = runbooks or {}
         self.rollouts = rollouts or RolloutsReader()
         self.drift = drift
         self.registry = registry
@@ -94,6 +100,8 @@ class Pipeline:
             rollouts=self.rollouts,
             publish=self.publish,
             drift=self.drift,
+            incidents=self.incidents,
+            runbooks=self.runbooks,
         )
 
     async def publish(

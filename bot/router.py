@@ -29,8 +29,6 @@ class RouteAnswer(Exception):
 
 # Slack entry points whose skills have not landed yet: answered, not "unknown".
 COMING = {
-    "incident": "incidents",
-    "runbook": "runbooks",
     "postmortem": "postmortems",
     "kpi": "delivery KPIs",
 }
@@ -45,11 +43,21 @@ SKILL_FOR_INTENT = {
     "deny": "deny",
     "drift_check": "drift",
     "drift_remediate": "drift",
+    "incident_ack": "incident",
+    "incident_resolve": "incident",
+    "incident_status": "incident",
+    "runbook_run": "runbook",
 }
 # Slots an intent implies (fixing drift is `/drift fix <workspace>`).
-INTENT_SLOTS: dict[str, dict[str, str]] = {"drift_remediate": {"verb": "fix"}}
+INTENT_SLOTS: dict[str, dict[str, str]] = {
+    "drift_remediate": {"verb": "fix"},
+    "incident_ack": {"verb": "ack"},
+    "incident_resolve": {"verb": "resolve"},
+    "incident_status": {"verb": "status"},
+    "runbook_run": {"verb": "run"},
+}
 # The understanding's slot names where a skill's argument is named differently.
-SLOT_ALIASES = {"stack": "workspace"}
+SLOT_ALIASES = {"stack": "workspace", "incident": "text", "runbook": "name"}
 
 
 def _aliased(slots: dict[str, str]) -> dict[str, str]:
@@ -215,6 +223,10 @@ def parse_args(spec: SkillSpec, tokens: list[str]) -> dict[str, str]:
             if arg is None:
                 known = ", ".join(flags) or "none"
                 raise RouteError(f"Unknown option {name} (options: {known}).", spec.usage)
+            if arg.switch:
+                put(arg, "true")
+                i += 1
+                continue
             if not eq:
                 if i + 1 >= len(tokens) or tokens[i + 1].startswith("--"):
                     raise RouteError(f"{name} needs a value.", spec.usage)
@@ -226,6 +238,13 @@ def parse_args(spec: SkillSpec, tokens: list[str]) -> dict[str, str]:
         elif token.lower() in keywords and i + 1 < len(tokens):
             i += 1
             put(keywords[token.lower()], tokens[i])
+        elif positionals and positionals[0].rest:
+            words = []
+            while i < len(tokens) and not (tokens[i].startswith("--") and tokens[i] in flags):
+                words.append(tokens[i])
+                i += 1
+            put(positionals.pop(0), " ".join(words))
+            continue
         elif positionals:
             put(positionals.pop(0), token)
         else:

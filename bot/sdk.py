@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from bot.channel import Button, MessageRef, Reply, ReplyKind, SafeChannel
+from bot.incidents import IncidentReader
 from bot.models import (
     Action,
     ApprovalAnswer,
@@ -27,6 +28,7 @@ from bot.models import (
 )
 from bot.ports import ChangeInfo, DeployReader, HistoryReader, RecentHistory, ServiceState
 from bot.rollouts import ActiveRollout, RolloutsReader
+from bot.runbooks import Runbook
 from bot.terraform import DriftReader
 from learner.features import DeployFeatures
 from learner.suggest import DeployContext, Suggester, Suggestion
@@ -80,6 +82,8 @@ class Arg:
     required: bool = False
     keyword: str | None = None
     flag: str | None = None
+    rest: bool = False  # a last positional that takes every remaining word (a title, a note)
+    switch: bool = False  # a flag without a value (`--dry-run`)
 
 
 SkillFn = Callable[["SkillContext", Any], Awaitable[None]]
@@ -196,8 +200,12 @@ class SkillContext:
         rollouts: RolloutsReader | None = None,
         publish: Publish | None = None,
         drift: DriftReader | None = None,
+        incidents: IncidentReader | None = None,
+        runbooks: dict[str, Runbook] | None = None,
     ) -> None:
         self.principal = principal
+        self._incidents = incidents
+        self.runbooks = runbooks or {}
         self._publish = publish
         self._drift = drift
         self.rollouts = rollouts or RolloutsReader()
@@ -221,6 +229,12 @@ class SkillContext:
         if self._drift is None:
             raise UserError("No Terraform workspaces are configured here.")
         return self._drift
+
+    @property
+    def incidents(self) -> IncidentReader:
+        if self._incidents is None:
+            raise UserError("Incidents are not set up here.")
+        return self._incidents
 
     async def publish(self, event_type: str, topic: str, data: dict[str, Any]) -> None:
         """An event that is not an action's (a drift found by a read): audited and published

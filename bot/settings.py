@@ -77,6 +77,26 @@ class Settings(BaseSettings):
     terraform_runner: Literal["embedded", "terraform", "tofu"] = "embedded"
     terraform_plugin_mirror: Path | None = None  # None: looked for on this machine
     drift_schedule_seconds: float = 60.0  # how often due scheduled checks are looked for
+    # Incidents: war-room names, where stakeholder updates go, how long a resolved room stays.
+    incident_channel_template: str = "inc-{date}-{service}-{slug}"
+    incident_stakeholders_channel: str | None = None
+    incident_archive_after_seconds: float = 3600.0
+    incident_alerts_channel: str = "#incidents"
+    # PagerDuty (optional; without it the local incident store stands in, on-call from the
+    # team directory).
+    pagerduty_api_key: SecretStr | None = None
+    pagerduty_from: str | None = None  # a PagerDuty user's email, for writes
+    pagerduty_service_id: str | None = None
+    pagerduty_escalation_policy_ids: list[str] = []
+    pagerduty_api_url: str | None = None  # default https://api.pagerduty.com
+    pagerduty_ca_bundle: Path | None = None  # a private CA for the API's certificate
+    pagerduty_retry_pause_seconds: float = (
+        1.5  # first pause on 429/5xx, doubling  # where alert-declared incidents are announced
+    )
+    # `shipmate serve`: webhooks (alerts, PagerDuty), /healthz, /metrics.
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8080
+    pagerduty_webhook_secrets: list[str] = []  # several during a secret rotation
     # Natural language: the embedded router (offline), or off (slash commands only).
     nlu: Literal["embedded", "off"] = "embedded"
     # An LLM routes plain language when a key or an OpenAI-compatible URL is set.

@@ -9,6 +9,11 @@ name := input.action.name
 
 member if data.org.team.users[input.requester.name]
 
+# shipmate itself: declares incidents from alerts, archives a resolved incident's room.
+automation if input.requester.name == "shipmate"
+
+member if automation
+
 responder if lib.has_role(input.requester, "oncall")
 
 responder if lib.has_role(input.requester, "deployer")
@@ -60,4 +65,15 @@ decision := lib.deny_doc([sprintf("%s is not a responder (on-call or deployer)."
 	member
 	name in responder_actions
 	not responder
+	not automatic_archive
+}
+
+automatic_archive if {
+	automation
+	name == "slack.channel.archive"
+	object.get(input.action.risk, "automatic", false) == true
+}
+
+decision := lib.allow_doc(["shipmate archives a resolved incident's war room after its grace period."], ["incident.automatic_archive"], 0, []) if {
+	automatic_archive
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ class LocalSlack:
         self.responses: list[dict[str, Any]] = []  # what came to response_url
         self.failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self.usergroups: dict[str, list[str]] = {}
+        self.channels: dict[str, dict[str, Any]] = {}  # id -> name, members, topic, pins, archived
         self.acks: dict[str, tuple[float, dict[str, Any]]] = {}  # envelope id -> (time, ack)
         self._ack_waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._sockets: list[web.WebSocketResponse] = []
@@ -194,6 +196,106 @@ class LocalSlack:
         if group not in self.usergroups:
             return web.json_response({"ok": False, "error": "no_such_subteam"})
         return web.json_response({"ok": True, "users": self.usergroups[group]})
+
+    # ---- channels, as conversations.* and pins.add answer (errors as Slack names them) -------
+    _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
+
+    def _channel(self, args: dict[str, Any]) -> dict[str, Any] | None:
+        return self.channels.get(str(args.get("channel", "")))
+
+    def _m_conversations_create(self, args: dict[str, Any]) -> web.Response:
+        name = str(args.get("name", ""))
+        if not self._NAME.match(name):
+            return web.json_response({"ok": False, "error": "invalid_name_specials"})
+        if any(c["name"] == name for c in self.channels.values()):
+            return web.json_response({"ok": False, "error": "name_taken"})
+        cid = f"C{len(self.channels) + 100:07d}"
+        self.channels[cid] = {
+            "name": name,
+            "members": ["UBOT"],
+            "topic": "",
+            "pins": [],
+            "archived": False,
+        }
+        return web.json_response(
+            {
+                "ok": True,
+                "channel": {
+                    "id": cid,
+                    "name": name,
+                    "is_channel": True,
+                    "is_archived": False,
+                    "created": int(time.time()),
+                },
+            }
+        )
+
+    def _m_conversations_invite(self, args: dict[str, Any]) -> web.Response:
+        channel = self._channel(args)
+        if channel is None:
+            return web.json_response({"ok": False, "error": "channel_not_found"})
+        users = [u for u in str(args.get("users", "")).split(",") if u]
+        if not users:
+            return web.json_response({"ok": False, "error": "no_user"})
+        new = [u for u in users if u not in channel["members"]]
+        if not new:
+            return web.json_response({"ok": False, "error": "already_in_channel"})
+        channel["members"] += new
+        return web.json_response(
+            {"ok": True, "channel": {"id": args["channel"], "name": channel["name"]}}
+        )
+
+    def _m_conversations_setTopic(self, args: dict[str, Any]) -> web.Response:
+        channel = self._channel(args)
+        if channel is None:
+            return web.json_response({"ok": False, "error": "channel_not_found"})
+        if len(str(args.get("topic", ""))) > 250:
+            return web.json_response({"ok": False, "error": "too_long"})
+        channel["topic"] = str(args.get("topic", ""))
+        return web.json_response(
+            {"ok": True, "channel": {"id": args["channel"], "topic": {"value": channel["topic"]}}}
+        )
+
+    def _m_conversations_archive(self, args: dict[str, Any]) -> web.Response:
+        channel = self._channel(args)
+        if channel is None:
+            return web.json_response({"ok": False, "error": "channel_not_found"})
+        if channel["archived"]:
+            return web.json_response({"ok": False, "error": "already_archived"})
+        channel["archived"] = True
+        return web.json_response({"ok": True})
+
+    def _m_pins_add(self, args: dict[str, Any]) -> web.Response:
+        channel = self._channel(args)
+        message = self.messages.get(str(args.get("timestamp", "")))
+        if channel is None:
+            return web.json_response({"ok": False, "error": "channel_not_found"})
+        if message is None or message.channel != args.get("channel"):
+            return web.json_response({"ok": False, "error": "message_not_found"})
+        channel["pins"].append(message.ts)
+        return web.json_response({"ok": True})
+
+    def _m_conversations_history(self, args: dict[str, Any]) -> web.Response:
+        channel = str(args.get("channel", ""))
+        latest = float(args.get("latest") or "inf")
+        inclusive = str(args.get("inclusive", "false")).lower() in {"true", "1"}
+        found = [
+            m
+            for m in self.messages.values()
+            if m.channel == channel
+            and (float(m.ts) < latest or (inclusive and float(m.ts) == latest))
+        ]
+        found.sort(key=lambda m: float(m.ts), reverse=True)
+        limit = int(args.get("limit") or 100)
+        return web.json_response(
+            {
+                "ok": True,
+                "messages": [
+                    {"type": "message", "ts": m.ts, "text": m.text} for m in found[:limit]
+                ],
+                "has_more": len(found) > limit,
+            }
+        )
 
     def _m_conversations_info(self, args: dict[str, Any]) -> web.Response:
         return web.json_response(

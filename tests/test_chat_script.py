@@ -16,6 +16,7 @@ def _chat(home: Path, script: Path) -> subprocess.CompletedProcess[str]:
         **os.environ,
         "SHIPMATE_HOME": str(home),
         "SHIPMATE_SANDBOX_STEP_SECONDS": "0",
+        "SHIPMATE_INCIDENT_ARCHIVE_AFTER_SECONDS": "0",
         "COLUMNS": "200",
     }
     return subprocess.run(
@@ -93,3 +94,14 @@ def test_progressive_script_judges_aborts_and_switches(tmp_path: Path) -> None:
     assert "search in staging is back on 0.9.3" in out
     assert "Switched traffic to green (2.1.1)" in out
     assert "Done: search in staging is on 2.1.1 (rollback window passed)" in out
+
+
+def test_incident_script_runs_the_whole_loop(tmp_path: Path) -> None:
+    result = _chat(tmp_path / "home", ROOT / "examples" / "incident.txt")
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "INC-1 declared: war room #inc-" in out
+    assert "Dry run of rollback-last-deploy" in out and "<now.previous_version>" in out
+    assert "Runbook restart-deployment finished: 3 step(s) done, 0 skipped." in out
+    assert "Timeline of INC-1" in out and "[runbook] 2. Rolling restart of checkout" in out
+    assert "archived" in out

@@ -83,5 +83,5 @@ def test_entry_points_still_to_come_are_answered_not_refused() -> None:
     from bot.router import RouteAnswer
 
     with pytest.raises(RouteAnswer) as answer:
-        ROUTER.route("/incident declare checkout is down")
+        ROUTER.route("/postmortem INC-1")
     assert "not available yet" in answer.value.reply.text

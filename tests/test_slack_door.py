@@ -293,12 +293,12 @@ async def test_rate_limits_and_server_errors_are_retried(http_rig: SlackRig) -> 
 async def test_errors_reach_the_thread_and_bad_input_gets_usage(http_rig: SlackRig) -> None:
     await http_rig.command("checkout", "U0ALICE")
     await http_rig.command("nothing", "U0ALICE", command="/drift")
-    await http_rig.command("declare x", "U0ALICE", command="/incident")
+    await http_rig.command("checkout", "U0ALICE", command="/kpi")
     await http_rig.settle()
     texts = [m.text for m in http_rig.slack.posted()]
     assert any("Missing version. Usage: /deploy" in t for t in texts)
     assert any("Unknown workspace 'nothing'. Known: sandbox-aws." in t for t in texts)
-    assert any("/incident (incidents) is not available yet" in t for t in texts)
+    assert any("/kpi (delivery KPIs) is not available yet" in t for t in texts)
 
 
 async def test_mentions_reply_in_their_thread_and_dms_work(http_rig: SlackRig) -> None:

@@ -327,6 +327,66 @@ class SandboxFleet:
             status="succeeded", summary=f"Sandbox: {service} {version} is healthy again."
         )
 
+    # ---- operations (runbook steps) ---------------------------------------------------------
+    @writer
+    async def restart(self, action: Action, progress: Progress) -> ExecutionResult:
+        service, env = action.params["service"], action.params["environment"]
+        row = self._row(service, env)
+        if row is None:
+            return ExecutionResult(
+                status="failed", summary=f"{service} has no {env} in the sandbox."
+            )
+        await progress(
+            f"Restarting {service} in {env}: {row['replicas']} pods, one batch at a time."
+        )
+        await self._clock.sleep(self.step_seconds)
+        self._set(service, env, status="stable")
+        return ExecutionResult(
+            status="succeeded",
+            summary=f"{service} in {env} restarted: {row['replicas']} new pods on "
+            f"{row['version']}.",
+        )
+
+    @writer
+    async def scale(self, action: Action, progress: Progress) -> ExecutionResult:
+        service, env = action.params["service"], action.params["environment"]
+        replicas = int(action.params["replicas"])
+        row = self._row(service, env)
+        if row is None:
+            return ExecutionResult(
+                status="failed", summary=f"{service} has no {env} in the sandbox."
+            )
+        if not 1 <= replicas <= 200:
+            return ExecutionResult(status="failed", summary=f"{replicas} replicas is out of range.")
+        await self._clock.sleep(self.step_seconds)
+        with self._store.tx() as db:
+            db.execute(
+                "UPDATE sandbox_services SET replicas=? WHERE service=? AND environment=?",
+                (replicas, service, env),
+            )
+        return ExecutionResult(
+            status="succeeded",
+            summary=f"{service} in {env} scaled from {row['replicas']} to {replicas} replicas.",
+        )
+
+    @writer
+    async def drain_node(self, action: Action, progress: Progress) -> ExecutionResult:
+        node = action.params["node"]
+        await progress(f"Cordoning {node}; evicting its pods (they reschedule on other nodes).")
+        await self._clock.sleep(self.step_seconds)
+        return ExecutionResult(
+            status="succeeded", summary=f"Sandbox: {node} cordoned and drained; its pods moved."
+        )
+
+    @writer
+    async def flush_cache(self, action: Action, progress: Progress) -> ExecutionResult:
+        cache = action.params["cache"]
+        await self._clock.sleep(self.step_seconds)
+        return ExecutionResult(
+            status="succeeded",
+            summary=f"Sandbox: cache {cache} flushed; it refills from the source.",
+        )
+
     # ---- progressive delivery targets (tools.progressive drives them) ----------------------
     def _p(self, action: Action) -> tuple[str, str, str, Any]:
         p = action.params

@@ -36,6 +36,8 @@ from bot.models import Origin, Principal, Request, Transport
 
 log = structlog.get_logger(__name__)
 
+PIN_REACTIONS = {"pushpin", "round_pushpin"}
+
 COMMANDS = (
     "/shipmate",
     "/deploy",
@@ -150,6 +152,7 @@ class SlackDoor:
         self.bolt.event("message")(self._on_message)
         self.bolt.action(re.compile(rf"^{re.escape(ACTION_PREFIX)}(approve|deny)$"))(self._on_vote)
         self.bolt.action(f"{ACTION_PREFIX}say")(self._on_say)
+        self.bolt.event("reaction_added")(self._on_reaction)
 
     async def _on_command(self, ack: Any, command: dict[str, Any], body: dict[str, Any]) -> None:
         text = f"{command['command']} {command.get('text', '')}".strip()
@@ -203,6 +206,33 @@ class SlackDoor:
                 body.get("container", {}).get("thread_ts"),
             ),
             name=f"slack-vote:{key}",
+        )
+
+    async def _on_reaction(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        """A pin reaction on any message in a war room puts that message in the timeline."""
+        item = event.get("item") or {}
+        if event.get("reaction") not in PIN_REACTIONS or item.get("type") != "message":
+            return
+        channel, ts = str(item.get("channel", "")), str(item.get("ts", ""))
+        incident = self.shipmate.desk.by_channel(channel)
+        if incident is None or not self._first(f"evt:{body.get('event_id') or ts}"):
+            return
+        text = ""
+        try:
+            history = await self.client.conversations_history(
+                channel=channel, latest=ts, inclusive=True, limit=1
+            )
+            messages = history.get("messages") or []
+            text = str(messages[0].get("text", "")) if messages else ""
+        except SlackApiError as exc:  # the entry still records who pinned what, by link
+            log.warning("could not read the pinned message", error=str(exc))
+        who = self.identity.principal(str(event.get("user", ""))).name
+        self.shipmate.desk.note_timeline(
+            incident.id,
+            who,
+            "reaction",
+            f"Pinned: {text[:300] or '(a message)'}",
+            f"slack:{channel}/{ts}",
         )
 
     async def _on_say(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
