@@ -315,6 +315,12 @@ def incident_desk(
             base_url=settings.pagerduty_api_url,
             verify=str(settings.pagerduty_ca_bundle) if settings.pagerduty_ca_bundle else True,
             pause_seconds=settings.pagerduty_retry_pause_seconds,
+            routing_key=(
+                settings.pagerduty_routing_key.get_secret_value()
+                if settings.pagerduty_routing_key
+                else None
+            ),
+            events_url=settings.pagerduty_events_url,
         )
     return IncidentDesk(
         store,

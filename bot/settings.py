@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     incident_channel_template: str = "inc-{date}-{service}-{slug}"
     incident_stakeholders_channel: str | None = None
     incident_archive_after_seconds: float = 3600.0
-    incident_alerts_channel: str = "#incidents"
+    incident_alerts_channel: str = "#incidents"  # where alert-declared incidents are announced
     # PagerDuty (optional; without it the local incident store stands in, on-call from the
     # team directory).
     pagerduty_api_key: SecretStr | None = None
@@ -90,9 +90,9 @@ class Settings(BaseSettings):
     pagerduty_escalation_policy_ids: list[str] = []
     pagerduty_api_url: str | None = None  # default https://api.pagerduty.com
     pagerduty_ca_bundle: Path | None = None  # a private CA for the API's certificate
-    pagerduty_retry_pause_seconds: float = (
-        1.5  # first pause on 429/5xx, doubling  # where alert-declared incidents are announced
-    )
+    pagerduty_retry_pause_seconds: float = 1.5  # first pause on 429/5xx, doubling
+    pagerduty_routing_key: SecretStr | None = None  # page through Events API v2 instead
+    pagerduty_events_url: str | None = None  # default https://events.pagerduty.com
     # `shipmate serve`: webhooks (alerts, PagerDuty), /healthz, /metrics.
     serve_host: str = "127.0.0.1"
     serve_port: int = 8080

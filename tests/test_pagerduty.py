@@ -92,6 +92,25 @@ async def test_an_outage_does_not_hold_the_war_room(tmp_path: Path, pd: LocalPag
         await h.app.close()
 
 
+async def test_events_api_v2_pages_and_list_reads(tmp_path: Path, pd: LocalPagerDuty) -> None:
+    h = _harness(tmp_path, pd, pagerduty_routing_key="R0UTINGKEY", pagerduty_events_url=pd.url)
+    try:
+        await h.say("alice", "/incident declare payments timeouts sev1 checkout")
+        (event,) = pd.events
+        assert event["event_action"] == "trigger" and event["routing_key"] == "R0UTINGKEY"
+        assert event["dedup_key"] == "shipmate-INC-1"
+        assert event["payload"]["severity"] == "critical"
+        assert event["payload"]["summary"] == "INC-1: payments timeouts"
+        await h.say("bob", "/incident resolve INC-1")
+        assert [e["event_action"] for e in pd.events] == ["trigger", "resolve"]
+        pager = h.app.desk.pager
+        pd.incidents["Q000900"] = {"id": "Q000900", "status": "triggered", "title": "x"}
+        listed = await pager.incidents(["triggered"])  # type: ignore[attr-defined]
+        assert [i["id"] for i in listed] == ["Q000900"]
+    finally:
+        await h.app.close()
+
+
 def test_plain_http_is_refused() -> None:
     with pytest.raises(PagerDutyError, match="https"):
         PagerDutyPager(

@@ -37,6 +37,8 @@ class PagerDutyPager:
         verify: str | bool = True,
         retries: int = 4,
         pause_seconds: float = 1.5,
+        routing_key: str | None = None,
+        events_url: str | None = None,
     ) -> None:
         # The client is an HTTPX client: TLS trust is given when it is made (a private CA as
         # an SSL context), never by the environment.
@@ -53,6 +55,16 @@ class PagerDutyPager:
             self.client.retry[status] = retries
         self.client.max_http_attempts = retries + 1
         self.client.sleep_timer = pause_seconds
+        # With a routing key, paging is an Events API v2 trigger (dedup key = the incident),
+        # the integration most teams already route alerts through.
+        self.events = None
+        if routing_key:
+            self.events = pagerduty.EventsApiV2Client(
+                routing_key, base_url=events_url, verify=tls, trust_env=False
+            )
+            self.events.retry[429] = retries
+            self.events.max_http_attempts = retries + 1
+            self.events.sleep_timer = pause_seconds
         self.from_email = from_email
         self.service_id = service_id
         self.escalation_policy_ids = escalation_policy_ids
@@ -87,6 +99,18 @@ class PagerDutyPager:
         return {"From": email}
 
     async def trigger(self, incident: Incident) -> str | None:
+        if self.events is not None:
+            key = await self._call(
+                self.events.trigger,
+                f"{incident.id}: {incident.title}",
+                incident.service or "shipmate",
+                dedup_key=f"shipmate-{incident.id}",
+                severity={"sev1": "critical", "sev2": "error", "sev3": "warning"}.get(
+                    incident.severity, "info"
+                ),
+                custom_details={"declared_by": incident.declared_by},
+            )
+            return f"event:{key}"
         body = {
             "type": "incident",
             "title": f"{incident.id}: {incident.title}",
@@ -105,6 +129,10 @@ class PagerDutyPager:
         return str(created["id"])
 
     async def _status(self, pagerduty_id: str, status: str, by: str) -> None:
+        if pagerduty_id.startswith("event:") and self.events is not None:
+            action = self.events.acknowledge if status == "acknowledged" else self.events.resolve
+            await self._call(action, pagerduty_id.removeprefix("event:"))
+            return
         await self._call(
             self.client.rput,
             f"incidents/{pagerduty_id}",
@@ -119,6 +147,8 @@ class PagerDutyPager:
         await self._status(pagerduty_id, "resolved", by)
 
     async def note(self, pagerduty_id: str, text: str, by: str) -> None:
+        if pagerduty_id.startswith("event:"):
+            return  # an Events API alert has no notes; the timeline keeps it
         await self._call(
             self.client.rpost,
             f"incidents/{pagerduty_id}/notes",
@@ -155,3 +185,5 @@ class PagerDutyPager:
 
     async def close(self) -> None:
         await asyncio.to_thread(self.client.close)
+        if self.events is not None:
+            await asyncio.to_thread(self.events.close)
