@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/canary_judge.py
 	$(BIN)/python bench/deploy_plan.py
 	$(BIN)/python bench/drift_bench.py
+	$(BIN)/python bench/runtask_bench.py
 
 clean:
 	rm -rf $(VENV) .shipmate .pytest_cache .mypy_cache .ruff_cache

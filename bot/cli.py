@@ -471,7 +471,8 @@ def serve(
             bound = await server.start(host or settings.serve_host, port or settings.serve_port)
             typer.echo(
                 f"shipmate serve on http://{host or settings.serve_host}:{bound} "
-                "(/alerts/alertmanager, /alerts/generic, /webhooks/pagerduty, /healthz, /metrics)"
+                "(/alerts/alertmanager, /alerts/generic, /webhooks/pagerduty, /runtasks, /healthz, "
+                "/metrics)"
             )
             await asyncio.Event().wait()
             return 0

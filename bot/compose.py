@@ -25,7 +25,7 @@ from bot.gate.gate import Gate
 from bot.gate.policy import PolicyEngine, RegorusEngine, load_data
 from bot.history import EventHistory
 from bot.identity import Directory
-from bot.models import Transport
+from bot.models import Action, Outcome, Transport
 from bot.nlu.understand import Understanding
 from bot.paths import policies_dir, runbooks_dir
 from bot.pipeline import Pipeline
@@ -33,6 +33,7 @@ from bot.ports import DeployReader
 from bot.rollouts import RolloutControl
 from bot.router import Router
 from bot.runbooks import load_runbooks
+from bot.runtasks import RunTasks
 from bot.schedule import DriftSchedule
 from bot.sdk import Registry
 from bot.settings import Settings
@@ -99,6 +100,30 @@ class App:
             transport=transport,
             channel=channel or self.settings.incident_alerts_channel,
         )
+
+    def runtasks(self, transport: Transport) -> RunTasks:
+        """Terraform Cloud run tasks, told and approved on this door."""
+        from tools.tfc.client import TfcClient
+
+        s = self.settings
+        service = RunTasks(
+            self.gate,
+            TfcClient(pause_seconds=s.tfc_retry_pause_seconds),
+            self.channels,
+            self.clock,
+            lambda work, name: self.tasks.spawn(work, name=name),
+            transport=transport,
+            channel_for=lambda ws: s.tfc_channels.get(ws, s.tfc_default_channel),
+            environment_for=lambda ws: s.tfc_environments.get(ws, "production"),
+            timeout_seconds=s.tfc_timeout_seconds,
+        )
+        self.gate.executor.register("terraform.runtask", service.release)
+
+        async def closed(ctx: object, action: Action, outcome: Outcome) -> None:
+            await service.closed(action, outcome)
+
+        self.pipeline.registry.followups["runtask.closed"] = closed
+        return service
 
     async def start(self) -> None:
         """Connect what needs a connection (an OPA server); the embedded defaults need none."""

@@ -20,6 +20,7 @@ from bot.alerts import (
     from_pagerduty,
     verify_pagerduty,
 )
+from bot.runtasks import RunTaskError, RunTasks, parse_request, verify_signature
 from bot.tasks import Tasks
 
 log = structlog.get_logger(__name__)
@@ -28,10 +29,19 @@ MAX_BODY = 2 * 1024 * 1024
 
 
 class Server:
-    def __init__(self, intake: AlertIntake, tasks: Tasks, pagerduty_secrets: list[str]) -> None:
+    def __init__(
+        self,
+        intake: AlertIntake,
+        tasks: Tasks,
+        pagerduty_secrets: list[str],
+        runtasks: RunTasks | None = None,
+        runtask_keys: list[str] | None = None,
+    ) -> None:
         self.intake = intake
         self.tasks = tasks
         self.secrets = pagerduty_secrets
+        self.runtasks = runtasks
+        self.runtask_keys = runtask_keys or []
         self.counts: Counter[str] = Counter()
         self._runner: web.AppRunner | None = None
 
@@ -40,6 +50,7 @@ class Server:
         app.router.add_post("/alerts/alertmanager", self._alertmanager)
         app.router.add_post("/alerts/generic", self._generic)
         app.router.add_post("/webhooks/pagerduty", self._pagerduty)
+        app.router.add_post("/runtasks", self._runtask)
         app.router.add_get("/healthz", self._health)
         app.router.add_get("/metrics", self._metrics)
         return app
@@ -103,6 +114,24 @@ class Server:
         if alert is not None:
             self._later([alert], "pagerduty")
         return web.json_response({"accepted": int(alert is not None)}, status=202)
+
+    async def _runtask(self, request: web.Request) -> web.Response:
+        """A Terraform Cloud run task: signed, answered at once, worked on behind the 200."""
+        body = await request.read()
+        if self.runtasks is None:
+            return web.json_response({"error": "run tasks are not configured"}, status=404)
+        if not verify_signature(
+            self.runtask_keys, body, request.headers.get("X-TFC-Task-Signature")
+        ):
+            self.counts["runtask:unsigned"] += 1
+            return web.json_response({"error": "bad or missing X-TFC-Task-Signature"}, status=401)
+        try:
+            run = parse_request(json.loads(body))
+        except (RunTaskError, ValueError) as exc:
+            self.counts["runtask:refused"] += 1
+            return web.json_response({"error": str(exc)}, status=422)
+        self.counts[f"runtask:{self.runtasks.take(run)}"] += 1
+        return web.json_response({})
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

@@ -97,6 +97,14 @@ class Settings(BaseSettings):
     serve_host: str = "127.0.0.1"
     serve_port: int = 8080
     pagerduty_webhook_secrets: list[str] = []  # several during a secret rotation
+    # Terraform Cloud run tasks (`shipmate serve` /runtasks): the task's HMAC key(s), where
+    # each workspace's runs are told, and as which environment policy judges them.
+    tfc_hmac_keys: list[str] = []
+    tfc_channels: dict[str, str] = {}  # workspace -> channel (else tfc_default_channel)
+    tfc_default_channel: str = "#terraform"
+    tfc_environments: dict[str, str] = {}  # workspace -> environment (else production)
+    tfc_timeout_seconds: float = 540.0  # fail before Terraform Cloud's 10-minute task timeout
+    tfc_retry_pause_seconds: float = 1.0  # first pause before a callback is retried
     # Natural language: the embedded router (offline), or off (slash commands only).
     nlu: Literal["embedded", "off"] = "embedded"
     # An LLM routes plain language when a key or an OpenAI-compatible URL is set.

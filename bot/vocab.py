@@ -23,6 +23,7 @@ ACTIONS: frozenset[str] = frozenset(
         "terraform.plan",
         "terraform.apply",
         "terraform.drift.ignore",
+        "terraform.runtask",
         # operations (runbook steps name these)
         "k8s.deployment.restart",
         "k8s.deployment.scale",

@@ -144,6 +144,9 @@ findings contains finding("terraform.sensitive_update", "approval", rc.address, 
 }
 
 # --- the decision ----------------------------------------------------------------------------
+# An apply shipmate runs (a drift fix), or one Terraform Cloud will run once its run task passes.
+is_apply if input.action.name in {"terraform.apply", "terraform.runtask"}
+
 operator if lib.has_role(input.requester, "deployer")
 
 operator if lib.has_role(input.requester, "oncall")
@@ -160,7 +163,10 @@ approvals := 2 if {
 	env == "production"
 	count(high) > 0
 } else := 1 if {
+	# shipmate's own applies in production always have a second pair of eyes; a Terraform
+	# Cloud run has its own apply confirmation, so only findings stop it.
 	env == "production"
+	input.action.name == "terraform.apply"
 } else := 1 if {
 	count(reviews) > 0
 } else := 0
@@ -184,13 +190,13 @@ decision := lib.deny_doc([sprintf("%s holds neither the deployer nor the on-call
 
 decision := with_findings(lib.deny_doc([f.reason | some f in denials], {f.rule | some f in denials})) if {
 	operator
-	input.action.name == "terraform.apply"
+	is_apply
 	count(denials) > 0
 }
 
 decision := with_findings(lib.allow_doc(apply_reasons, apply_rules, approvals, approvers)) if {
 	operator
-	input.action.name == "terraform.apply"
+	is_apply
 	count(denials) == 0
 }
 

@@ -71,3 +71,11 @@ async def test_drift_bench_runs() -> None:
     result = await drift_bench.main(warm=1, skip_aws=True)
     row = result["terraform_data_200"]
     assert row["cold"]["seconds"] > 0 and row["cold"]["peak_rss_mb"] > 0
+
+
+async def test_runtask_bench_runs() -> None:
+    from bench import runtask_bench
+
+    result = await runtask_bench.main(runs=2, acks=20)
+    assert result["passed_after_load"] == 22
+    assert float(result["acks_per_second"]) > 0

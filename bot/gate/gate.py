@@ -78,6 +78,7 @@ class Gate:
         self.engine = engine
         self.approvals = approvals
         self._executor = executor
+        self.executor = executor  # the composition root registers late writers on it
         self.audit = audit
         self._bus = bus
         self._clock = clock
