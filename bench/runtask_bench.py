@@ -85,13 +85,13 @@ async def main(runs: int = 10, acks: int = 400) -> dict[str, Any]:
                 run, body = tfc.request("big")
                 t0 = time.perf_counter()
                 assert await tfc.send(url, body) == 200
-                await _until(lambda: len(run.results) >= 2)
+                await _until(lambda r=run: len(r.results) >= 2)
                 waiting.append((time.perf_counter() - t0) * 1000)
                 from bot.channel import SafeChannel
 
                 assert board.approvals, (run.results, board.n)
                 await app.gate.vote(bob, board.approvals.pop(), True, SafeChannel(board))
-                await _until(lambda: run.statuses[-1] != "running")
+                await _until(lambda r=run: r.statuses[-1] != "running")
                 final.append((time.perf_counter() - t0) * 1000)
                 assert run.statuses[-1] == "passed", run.results[-1]
             # Acknowledgement rate: real (clean-plan) runs, 20 in flight at a time.
