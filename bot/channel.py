@@ -39,6 +39,8 @@ class Reply(Frozen):
     fields: tuple[tuple[str, str], ...] = ()
     buttons: tuple[Button, ...] = ()
     ephemeral_to: str | None = None  # only this principal sees it (Slack ephemeral)
+    image: bytes | None = None  # a chart, uploaded with the message (PNG)
+    image_name: str = "chart.png"
 
     def redacted(self) -> Reply:
         return self.model_copy(

@@ -29,6 +29,8 @@ events_app = typer.Typer(no_args_is_help=True, help="The event backbone: tail an
 app.add_typer(events_app, name="events")
 nlu_app = typer.Typer(no_args_is_help=True, help="Natural language: route and evaluate.")
 app.add_typer(nlu_app, name="nlu")
+kpi_app = typer.Typer(no_args_is_help=True, help="Delivery KPIs from the event log.")
+app.add_typer(kpi_app, name="kpi")
 learner_app = typer.Typer(
     no_args_is_help=True, help="The rollout-strategy learner: train, evaluate, score."
 )
@@ -482,6 +484,48 @@ def serve(
 
     with contextlib.suppress(KeyboardInterrupt):
         raise typer.Exit(asyncio.run(main()))
+
+
+@kpi_app.command("report")
+def kpi_report(
+    quarter: Annotated[str, typer.Option(help="The quarter, e.g. 2026Q4 (or 2026-11, 90d).")],
+    out: Annotated[Path, typer.Option(help="Where the Markdown and charts go.")] = Path("reports"),
+) -> None:
+    """The quarterly delivery report: DORA per team and service, MTTA/MTTR, automation, and
+    the audit trail's summary; Markdown with charts, and a Notion page when Notion is set."""
+    from bot.compose import build, make_notion, service_teams
+    from bot.kpi_report import write_report
+    from bot.kpis import period
+    from bot.paths import policies_dir
+
+    settings = _settings()
+
+    async def main() -> int:
+        shipmate = build(settings)
+        try:
+            try:
+                per = period(quarter, shipmate.clock.now())
+            except ValueError as exc:
+                typer.echo(str(exc), err=True)
+                return 2
+            teams = service_teams(settings.policy_dir or policies_dir())
+            path, text = write_report(
+                shipmate.events.read(), per, teams, shipmate.audit, out, shipmate.clock.now()
+            )
+            typer.echo(f"wrote {path}")
+            notion = make_notion(settings)
+            if notion is not None:
+                try:
+                    typer.echo(
+                        f"Notion: {await notion.publish(f'Delivery report {per.name}', text)}"
+                    )
+                finally:
+                    await notion.close()
+            return 0
+        finally:
+            await shipmate.close()
+
+    raise typer.Exit(asyncio.run(main()))
 
 
 def _history(settings: Settings) -> list[Any]:

@@ -6,11 +6,14 @@ import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import skills.approvals
 import skills.deploy
 import skills.drift
 import skills.incident
+import skills.kpi
+import skills.postmortem
 import skills.runbook
 import skills.sandbox
 import skills.status
@@ -25,6 +28,7 @@ from bot.gate.gate import Gate
 from bot.gate.policy import PolicyEngine, RegorusEngine, load_data
 from bot.history import EventHistory
 from bot.identity import Directory
+from bot.kpis import KpiSource
 from bot.models import Action, Outcome, Transport
 from bot.nlu.understand import Understanding
 from bot.paths import policies_dir, runbooks_dir
@@ -42,6 +46,7 @@ from bot.tasks import Tasks
 from bot.terraform import Workspace
 from learner.model import load_suggester
 from tools.incidents.desk import IncidentDesk
+from tools.postmortems import PostmortemWriter
 from tools.progressive import Progressive, ProgressiveSettings
 from tools.queries import RunbookQueries
 from tools.sandbox.fleet import SandboxFleet, SandboxTelemetry
@@ -57,6 +62,8 @@ SKILL_MODULES = (
     skills.drift,
     skills.incident,
     skills.runbook,
+    skills.postmortem,
+    skills.kpi,
 )
 
 
@@ -78,6 +85,7 @@ class App:
     terraform: TerraformWorkspaces
     sandbox_aws: SandboxAws
     desk: IncidentDesk
+    notion: Any = None  # the Notion publisher, when configured (closed with the app)
 
     def schedule(self, transport: Transport, default_channel: str | None) -> DriftSchedule:
         """Scheduled drift checks, told on this door; the door starts its loop."""
@@ -135,6 +143,8 @@ class App:
         await self.terraform.runner.close()
         self.sandbox_aws.close()
         await self.desk.close()
+        if self.notion is not None:
+            await self.notion.close()
         await self.bus.close()
         nlu = self.pipeline.router.nlu
         if nlu is not None and nlu.llm is not None:
@@ -361,6 +371,24 @@ def incident_desk(
     )
 
 
+def make_notion(settings: Settings) -> Any:
+    if settings.notion_token is None:
+        return None
+    from tools.notion.publisher import NotionPublisher
+
+    return NotionPublisher(
+        settings.notion_token.get_secret_value(),
+        parent_page_id=settings.notion_parent_page_id,
+        data_source_id=settings.notion_data_source_id,
+        base_url=settings.notion_api_url,
+    )
+
+
+def service_teams(policy_dir: Path) -> dict[str, str]:
+    services = load_data(policy_dir)["org"].get("services", {}).get("services", {})
+    return {name: str(svc.get("team", "")) for name, svc in services.items() if svc.get("team")}
+
+
 def make_nlu(settings: Settings, policy_dir: Path) -> Understanding | None:
     """Plain-language understanding over this deployment's service catalog and runbooks."""
     if settings.nlu == "off":
@@ -453,6 +481,16 @@ def build(
         if kube_progressive is not None:
             progressives.append(kube_progressive)
     handlers["runbook.query"] = RunbookQueries(reader).query
+    notion = make_notion(settings)
+    handlers["postmortem.publish"] = PostmortemWriter(
+        desk,
+        events,
+        clock,
+        channels,
+        settings.home / "postmortems",
+        notion=notion,
+        template=settings.postmortem_template,
+    ).publish
     executor = Executor(handlers)
     gate = Gate(
         store=store,
@@ -489,6 +527,7 @@ def build(
         drift=terraform,
         incidents=desk,
         runbooks=load_runbooks(runbooks_dir()),
+        kpis=KpiSource(events, service_teams(policy_dir), clock.now),
     )
     return App(
         settings=settings,
@@ -507,4 +546,5 @@ def build(
         terraform=terraform,
         sandbox_aws=sandbox_aws,
         desk=desk,
+        notion=notion,
     )

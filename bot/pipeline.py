@@ -14,6 +14,7 @@ from bot.events import Event, EventBus
 from bot.gate.audit import AuditLog
 from bot.gate.gate import Gate
 from bot.incidents import IncidentReader
+from bot.kpis import KpiSource
 from bot.models import Action, Outcome, Principal, Request
 from bot.ports import DeployReader, HistoryReader
 from bot.rollouts import RolloutsReader
@@ -57,7 +58,9 @@ class Pipeline:
         drift: DriftReader | None = None,
         incidents: IncidentReader | None = None,
         runbooks: dict[str, Runbook] | None = None,
+        kpis: KpiSource | None = None,
     ) -> None:
+        self.kpis = kpis
         self.incidents = incidents
         self.runbooks = runbooks or {}
         self.rollouts = rollouts or RolloutsReader()
@@ -102,6 +105,7 @@ class Pipeline:
             drift=self.drift,
             incidents=self.incidents,
             runbooks=self.runbooks,
+            kpis=self.kpis,
         )
 
     async def publish(

@@ -28,10 +28,7 @@ class RouteAnswer(Exception):
 
 
 # Slack entry points whose skills have not landed yet: answered, not "unknown".
-COMING = {
-    "postmortem": "postmortems",
-    "kpi": "delivery KPIs",
-}
+COMING: dict[str, str] = {}
 
 # Natural-language intents that a skill answers today, and the skill that does.
 SKILL_FOR_INTENT = {

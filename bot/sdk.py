@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.channel import Button, MessageRef, Reply, ReplyKind, SafeChannel
 from bot.incidents import IncidentReader
+from bot.kpis import KpiSource
 from bot.models import (
     Action,
     ApprovalAnswer,
@@ -202,8 +203,10 @@ class SkillContext:
         drift: DriftReader | None = None,
         incidents: IncidentReader | None = None,
         runbooks: dict[str, Runbook] | None = None,
+        kpis: KpiSource | None = None,
     ) -> None:
         self.principal = principal
+        self._kpis = kpis
         self._incidents = incidents
         self.runbooks = runbooks or {}
         self._publish = publish
@@ -229,6 +232,12 @@ class SkillContext:
         if self._drift is None:
             raise UserError("No Terraform workspaces are configured here.")
         return self._drift
+
+    @property
+    def kpis(self) -> KpiSource:
+        if self._kpis is None:
+            raise UserError("KPIs are not set up here.")
+        return self._kpis
 
     @property
     def incidents(self) -> IncidentReader:

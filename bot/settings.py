@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     tfc_environments: dict[str, str] = {}  # workspace -> environment (else production)
     tfc_timeout_seconds: float = 540.0  # fail before Terraform Cloud's 10-minute task timeout
     tfc_retry_pause_seconds: float = 1.0  # first pause before a callback is retried
+    # Postmortems: a Jinja2 template of your own, and Notion (optional).
+    postmortem_template: Path | None = None
+    notion_token: SecretStr | None = None
+    notion_parent_page_id: str | None = None
+    notion_data_source_id: str | None = None  # a postmortems database, instead of a page
+    notion_api_url: str | None = None  # default https://api.notion.com
     # Natural language: the embedded router (offline), or off (slash commands only).
     nlu: Literal["embedded", "off"] = "embedded"
     # An LLM routes plain language when a key or an OpenAI-compatible URL is set.

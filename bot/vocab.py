@@ -24,6 +24,7 @@ ACTIONS: frozenset[str] = frozenset(
         "terraform.apply",
         "terraform.drift.ignore",
         "terraform.runtask",
+        "postmortem.publish",
         # operations (runbook steps name these)
         "k8s.deployment.restart",
         "k8s.deployment.scale",
@@ -96,4 +97,5 @@ def topic_for_action(name: str) -> str:
         "k8s": "incidents",
         "cache": "incidents",
         "runbook": "incidents",
+        "postmortem": "incidents",
     }.get(domain, "audit")

@@ -22,7 +22,7 @@ declare_actions := {"pagerduty.incident.create", "slack.channel.create"}
 
 oncall_actions := {"pagerduty.incident.acknowledge", "pagerduty.incident.resolve"}
 
-responder_actions := {"pagerduty.incident.note", "incident.status.update", "incident.role.assign", "slack.channel.archive"}
+responder_actions := {"pagerduty.incident.note", "incident.status.update", "incident.role.assign", "slack.channel.archive", "postmortem.publish"}
 
 default decision := {
 	"allow": false,

@@ -18,7 +18,7 @@ base := data.shipmate.operations.decision if domain in {"k8s", "cache"}
 
 base := data.shipmate.runbook.decision if domain == "runbook"
 
-base := data.shipmate.incident.decision if domain in {"pagerduty", "incident", "slack"}
+base := data.shipmate.incident.decision if domain in {"pagerduty", "incident", "slack", "postmortem"}
 
 # Autonomy: actions the learner proposes run in shadow mode (recorded, not executed) for the
 # services listed in data.org.autonomy, until the service's scorecard earns trust.

@@ -4,6 +4,7 @@ in the deployment's thread, and a final summary."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -26,7 +27,10 @@ from bot.sdk import (
 )
 from bot.vocab import Environment, Strategy, normalize_env, normalize_strategy
 
-DEPLOY_USAGE = "/deploy <service> <version> [to <env>] [--strategy rolling|canary|bluegreen]"
+DEPLOY_USAGE = (
+    "/deploy <service> <version> [to <env>] [--strategy rolling|canary|bluegreen] "
+    "[--committed-at <ISO time of the commit>]"
+)
 ROLLBACK_USAGE = "/rollback <service> [env]"
 PROMOTE_USAGE = "/promote <service> [env]"
 ABORT_USAGE = "/abort <service> [env]"
@@ -57,6 +61,7 @@ class DeploySlots(BaseModel):
     version: str
     environment: Environment = "staging"
     strategy: Strategy = "rolling"
+    committed_at: datetime | None = None  # for lead time (KPIs); CI passes it
 
     _svc = field_validator("service")(_service)
 
@@ -132,6 +137,7 @@ _STATUS = {
         Arg("version", required=True),
         Arg("environment", keyword="to"),
         Arg("strategy", flag="--strategy"),
+        Arg("committed_at", flag="--committed-at"),
     ),
     examples=("/deploy checkout 1.5.0 to production --strategy canary",),
 )
@@ -180,6 +186,7 @@ async def deploy(ctx: SkillContext, s: DeploySlots) -> None:
             "version": s.version,
             "from_version": state.version,
             "strategy": s.strategy,
+            **({"committed_at": s.committed_at.isoformat()} if s.committed_at else {}),
         },
         risk=_risk(features, suggestion),
         summary=summary,

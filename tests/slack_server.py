@@ -54,6 +54,7 @@ class LocalSlack:
         self.failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.channels: dict[str, dict[str, Any]] = {}  # id -> name, members, topic, pins, archived
+        self.files: dict[str, dict[str, Any]] = {}  # id -> filename, length, bytes, channel, thread
         self.acks: dict[str, tuple[float, dict[str, Any]]] = {}  # envelope id -> (time, ack)
         self._ack_waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._sockets: list[web.WebSocketResponse] = []
@@ -73,6 +74,7 @@ class LocalSlack:
     async def start(self) -> LocalSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/api/{method}", self._api)
         app.router.add_get("/link", self._socket)
         app.router.add_post("/response/{name}", self._response)
@@ -274,6 +276,44 @@ class LocalSlack:
             return web.json_response({"ok": False, "error": "message_not_found"})
         channel["pins"].append(message.ts)
         return web.json_response({"ok": True})
+
+    # ---- files, as files_upload_v2 uses them: get an upload URL, POST the bytes, complete ----
+    def _m_files_getUploadURLExternal(self, args: dict[str, Any]) -> web.Response:
+        if not args.get("filename") or not str(args.get("length", "")).isdigit():
+            return web.json_response({"ok": False, "error": "invalid_arguments"})
+        fid = f"F{len(self.files) + 1:07d}"
+        self.files[fid] = {
+            "filename": args["filename"],
+            "length": int(args["length"]),
+            "bytes": None,
+            "channel": None,
+            "thread_ts": None,
+        }
+        return web.json_response(
+            {"ok": True, "file_id": fid, "upload_url": f"http://127.0.0.1:{self.port}/upload/{fid}"}
+        )
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        entry = self.files.get(request.match_info["file_id"])
+        if entry is None:
+            return web.Response(status=404, text="no such upload")
+        data = await request.read()
+        if len(data) != entry["length"]:
+            return web.Response(status=400, text="length mismatch")
+        entry["bytes"] = data
+        return web.Response(text=f"OK - {len(data)}")
+
+    def _m_files_completeUploadExternal(self, args: dict[str, Any]) -> web.Response:
+        files = args.get("files")
+        items = json.loads(files) if isinstance(files, str) else files or []
+        done = []
+        for item in items:
+            entry = self.files.get(item.get("id", ""))
+            if entry is None or entry["bytes"] is None:
+                return web.json_response({"ok": False, "error": "file_not_found"})
+            entry.update(channel=args.get("channel_id"), thread_ts=args.get("thread_ts"))
+            done.append({"id": item["id"], "name": entry["filename"]})
+        return web.json_response({"ok": True, "files": done})
 
     def _m_conversations_history(self, args: dict[str, Any]) -> web.Response:
         channel = str(args.get("channel", ""))

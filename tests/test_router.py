@@ -79,9 +79,9 @@ def test_refuses_with_one_sentence(text: str, message: str, has_usage: bool) -> 
     assert (err.value.usage is not None) is has_usage
 
 
-def test_entry_points_still_to_come_are_answered_not_refused() -> None:
-    from bot.router import RouteAnswer
+def test_every_announced_command_has_its_skill_now() -> None:
+    from bot.router import COMING
 
-    with pytest.raises(RouteAnswer) as answer:
-        ROUTER.route("/postmortem INC-1")
-    assert "not available yet" in answer.value.reply.text
+    assert COMING == {}
+    assert ROUTER.route("/postmortem INC-1").skill == "postmortem"
+    assert ROUTER.route("/kpi checkout 2026Q4").skill == "kpi"

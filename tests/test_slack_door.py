@@ -293,12 +293,12 @@ async def test_rate_limits_and_server_errors_are_retried(http_rig: SlackRig) -> 
 async def test_errors_reach_the_thread_and_bad_input_gets_usage(http_rig: SlackRig) -> None:
     await http_rig.command("checkout", "U0ALICE")
     await http_rig.command("nothing", "U0ALICE", command="/drift")
-    await http_rig.command("checkout", "U0ALICE", command="/kpi")
+    await http_rig.command("nosuch", "U0ALICE", command="/postmortem")
     await http_rig.settle()
     texts = [m.text for m in http_rig.slack.posted()]
     assert any("Missing version. Usage: /deploy" in t for t in texts)
     assert any("Unknown workspace 'nothing'. Known: sandbox-aws." in t for t in texts)
-    assert any("/kpi (delivery KPIs) is not available yet" in t for t in texts)
+    assert any("'nosuch' is not an incident id" in t for t in texts)
 
 
 async def test_mentions_reply_in_their_thread_and_dms_work(http_rig: SlackRig) -> None:
@@ -391,3 +391,12 @@ async def test_abort_button_in_the_thread_stops_a_canary(tmp_path: Path, slack: 
     finally:
         await rig.door.close()
         await rig.shipmate.close()
+
+
+async def test_kpi_chart_is_uploaded_into_the_thread(http_rig: SlackRig) -> None:
+    await http_rig.command("checkout 30d", "U0ALICE", command="/kpi")
+    await http_rig.settle()
+    (uploaded,) = http_rig.slack.files.values()
+    assert uploaded["bytes"][:4] == b"\x89PNG" and uploaded["channel"] == CHANNEL
+    assert uploaded["filename"] == "kpi-checkout-last-30-days.png"
+    assert any("Delivery KPIs for checkout" in m.text for m in http_rig.slack.posted(CHANNEL))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Iterable
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -28,9 +29,10 @@ STYLE: dict[ReplyKind, tuple[str, str]] = {
 class TerminalChannel:
     transport: Transport = "terminal"
 
-    def __init__(self, console: Console, channel_id: str) -> None:
+    def __init__(self, console: Console, channel_id: str, files: Path | None = None) -> None:
         self.console = console
         self.channel_id = channel_id
+        self.files = files  # where images (charts) are saved, since a terminal shows none
         self.errors = 0
         self._ids = itertools.count(1)
 
@@ -46,6 +48,11 @@ class TerminalChannel:
             self.console.print(
                 f"{indent}    [dim]{escape(key)}:[/] {escape(value)}", highlight=False
             )
+        if reply.image is not None and self.files is not None:
+            self.files.mkdir(parents=True, exist_ok=True)
+            path = self.files / reply.image_name
+            path.write_bytes(reply.image)
+            self.console.print(f"{indent}    [cyan]chart:[/] {escape(str(path))}", highlight=False)
         if reply.buttons:
             labels = " ".join("[" + b.label + "]" for b in reply.buttons)
             typed = " / ".join(
@@ -76,7 +83,9 @@ class TerminalDoor:
         self.app = app
         self.console = console or Console()
         self.user = user or app.settings.chat_user
-        self.channel = TerminalChannel(self.console, app.settings.chat_channel)
+        self.channel = TerminalChannel(
+            self.console, app.settings.chat_channel, app.settings.home / "charts"
+        )
         app.channels.register("terminal", lambda origin: self.channel)
 
     def _request(self, text: str) -> Request:

@@ -34,7 +34,16 @@ class SlackChannel:
             blocks=render(reply),
             thread_ts=thread,
         )
-        return MessageRef(channel=str(response["channel"]), id=str(response["ts"]), thread=thread)
+        ref = MessageRef(channel=str(response["channel"]), id=str(response["ts"]), thread=thread)
+        if reply.image is not None:  # the chart goes into the same thread
+            await self.client.files_upload_v2(
+                channel=ref.channel,
+                thread_ts=thread or ref.id,
+                content=reply.image,
+                filename=reply.image_name,
+                title=reply.image_name,
+            )
+        return ref
 
     async def update(self, ref: MessageRef, reply: Reply) -> None:
         await self.client.chat_update(

@@ -1,0 +1,82 @@
+"""The postmortem.publish writer: the draft (bot.postmortem) written as Markdown under
+SHIPMATE_HOME/postmortems, published as a Notion page when Notion is configured, and its link
+posted in the incident's war room."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from bot.channel import Channels, Reply, ReplyKind
+from bot.clock import Clock
+from bot.models import Action, ExecutionResult, Origin
+from bot.ports import Progress
+from bot.postmortem import draft, render
+from tools.guard import writer
+from tools.incidents.desk import IncidentDesk
+
+
+class PostmortemWriter:
+    def __init__(
+        self,
+        desk: IncidentDesk,
+        events: Any,  # bot.events.EventLog
+        clock: Clock,
+        channels: Channels,
+        folder: Path,
+        *,
+        notion: Any | None = None,  # tools.notion.publisher.NotionPublisher
+        template: Path | None = None,
+    ) -> None:
+        self.desk = desk
+        self.events = events
+        self.clock = clock
+        self.channels = channels
+        self.folder = folder
+        self.notion = notion
+        self.template = template
+
+    @writer
+    async def publish(self, action: Action, progress: Progress) -> ExecutionResult:
+        incident = self.desk.get(str(action.params["incident"]))
+        if incident is None:
+            return ExecutionResult(
+                status="failed", summary=f"No incident {action.params['incident']}."
+            )
+        pm = draft(incident, self.desk.timeline(incident.id), self.events.read(), self.clock.now())
+        text = render(pm, self.template)
+        path = self.folder / f"{incident.id}.md"
+        await asyncio.to_thread(self._write, path, text)
+        where = [str(path)]
+        note = ""
+        if self.notion is not None:
+            try:
+                where.append(
+                    await self.notion.publish(f"Postmortem {incident.id}: {incident.title}", text)
+                )
+            except Exception as exc:  # the Markdown draft stands; say what Notion said
+                note = f" Notion: {exc}"
+        links = " and ".join(where)
+        if incident.channel:
+            room = self.channels.resolve(
+                Origin(transport=action.origin.transport, channel=incident.channel)
+            )
+            if room is not None:
+                await room.post(
+                    Reply(kind=ReplyKind.INFO, text=f"Postmortem draft for {incident.id}: {links}")
+                )
+        self.desk.note_timeline(
+            incident.id, action.requester.name, "command", f"Postmortem drafted: {links}"
+        )
+        return ExecutionResult(
+            status="succeeded",
+            summary=f"Postmortem draft for {incident.id}: {links} ({len(pm.timeline)} timeline "
+            f"entries, {len(pm.candidates)} root-cause candidate(s)).{note}",
+            details={"path": str(path), "links": where, "candidates": len(pm.candidates)},
+        )
+
+    @staticmethod
+    def _write(path: Path, text: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
