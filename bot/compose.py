@@ -86,6 +86,7 @@ class App:
     sandbox_aws: SandboxAws
     desk: IncidentDesk
     notion: Any = None  # the Notion publisher, when configured (closed with the app)
+    narrator: Any = None  # the postmortem narrative's LLM client, when configured
 
     def schedule(self, transport: Transport, default_channel: str | None) -> DriftSchedule:
         """Scheduled drift checks, told on this door; the door starts its loop."""
@@ -143,8 +144,9 @@ class App:
         await self.terraform.runner.close()
         self.sandbox_aws.close()
         await self.desk.close()
-        if self.notion is not None:
-            await self.notion.close()
+        for client in (self.notion, self.narrator):
+            if client is not None:
+                await client.close()
         await self.bus.close()
         nlu = self.pipeline.router.nlu
         if nlu is not None and nlu.llm is not None:
@@ -384,6 +386,21 @@ def make_notion(settings: Settings) -> Any:
     )
 
 
+def make_narrator(settings: Settings) -> Any:
+    """The postmortem narrative's LLM: the same OpenAI settings as plain-language routing."""
+    if not (settings.openai_api_key or settings.llm_base_url):
+        return None
+    from bot.narrative import Narrator
+
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "none"
+    return Narrator(
+        api_key=key,
+        base_url=settings.llm_base_url,
+        model=settings.llm_model,
+        timeout=max(settings.llm_timeout_seconds, 30.0),
+    )
+
+
 def service_teams(policy_dir: Path) -> dict[str, str]:
     services = load_data(policy_dir)["org"].get("services", {}).get("services", {})
     return {name: str(svc.get("team", "")) for name, svc in services.items() if svc.get("team")}
@@ -482,6 +499,7 @@ def build(
             progressives.append(kube_progressive)
     handlers["runbook.query"] = RunbookQueries(reader).query
     notion = make_notion(settings)
+    narrator = make_narrator(settings)
     handlers["postmortem.publish"] = PostmortemWriter(
         desk,
         events,
@@ -490,6 +508,7 @@ def build(
         settings.home / "postmortems",
         notion=notion,
         template=settings.postmortem_template,
+        narrator=narrator,
     ).publish
     executor = Executor(handlers)
     gate = Gate(
@@ -547,4 +566,5 @@ def build(
         sandbox_aws=sandbox_aws,
         desk=desk,
         notion=notion,
+        narrator=narrator,
     )

@@ -108,3 +108,38 @@ async def test_long_documents_are_appended_in_batches(notion: LocalNotion) -> No
             await bad.publish("x", "y")
     finally:
         await bad.close()
+
+
+async def test_llm_narrative_is_marked_and_every_sentence_cites(tmp_path: Path) -> None:
+    from tests.openai_server import LocalOpenAI
+
+    def answer(facts: str) -> dict[str, object]:
+        assert facts.startswith("Incident INC-1") and "T1:" in facts
+        return {
+            "sentences": [
+                {"text": "The incident was declared for checkout.", "sources": ["T1"]},
+                {"text": "A cosmic ray flipped a bit.", "sources": ["T99"]},  # no such fact
+                {"text": "Nobody knows why.", "sources": []},
+            ]
+        }
+
+    llm = await LocalOpenAI(answer).start()
+    h = make_harness(
+        tmp_path / "home",
+        openai_api_key="sk-test-key-0000000000000000",
+        llm_base_url=llm.base_url,
+        incident_archive_after_seconds=0,
+    )
+    try:
+        await h.say("alice", "/incident declare checkout errors sev2 checkout")
+        await h.say("bob", "/incident resolve INC-1")
+        await h.say("bob", "/postmortem INC-1")
+        md = (h.app.settings.home / "postmortems" / "INC-1.md").read_text()
+        assert "### Narrative (written by an LLM" in md
+        assert "The incident was declared for checkout. [T1]" in md
+        assert "cosmic ray" not in md and "Nobody knows" not in md
+        assert "2 sentence(s) citing nothing that exists were dropped" in md
+        assert llm.requests[0]["tools"][0]["function"]["name"] == "Narrative"
+    finally:
+        await h.app.close()
+        await llm.stop()

@@ -28,7 +28,9 @@ class PostmortemWriter:
         *,
         notion: Any | None = None,  # tools.notion.publisher.NotionPublisher
         template: Path | None = None,
+        narrator: Any | None = None,  # bot.narrative.Narrator, when an LLM is configured
     ) -> None:
+        self.narrator = narrator
         self.desk = desk
         self.events = events
         self.clock = clock
@@ -45,6 +47,21 @@ class PostmortemWriter:
                 status="failed", summary=f"No incident {action.params['incident']}."
             )
         pm = draft(incident, self.desk.timeline(incident.id), self.events.read(), self.clock.now())
+        llm_note = ""
+        if self.narrator is not None:
+            try:
+                story, dropped = await self.narrator.narrate(pm)
+            except Exception as exc:  # the templated draft stands on its own
+                story, dropped = None, 0
+                llm_note = f" The LLM narrative failed ({type(exc).__name__}); templated text only."
+            if story:
+                source = (
+                    f"written by an LLM ({self.narrator.model_name}); each sentence cites "
+                    "its sources"
+                )
+                if dropped:
+                    source += f"; {dropped} sentence(s) citing nothing that exists were dropped"
+                pm = pm.model_copy(update={"narrative": story, "narrative_source": source})
         text = render(pm, self.template)
         path = self.folder / f"{incident.id}.md"
         await asyncio.to_thread(self._write, path, text)
@@ -72,7 +89,7 @@ class PostmortemWriter:
         return ExecutionResult(
             status="succeeded",
             summary=f"Postmortem draft for {incident.id}: {links} ({len(pm.timeline)} timeline "
-            f"entries, {len(pm.candidates)} root-cause candidate(s)).{note}",
+            f"entries, {len(pm.candidates)} root-cause candidate(s)).{note}{llm_note}",
             details={"path": str(path), "links": where, "candidates": len(pm.candidates)},
         )
 
