@@ -241,6 +241,8 @@ def kubernetes_target(
             "deploy.rollback": deployer.rollback,
             "deploy.pause": deployer.pause,
             "deploy.resume": deployer.resume,
+            "k8s.deployment.restart": deployer.restart,
+            "k8s.deployment.scale": deployer.scale,
         },
         deployer.progressive,
     )

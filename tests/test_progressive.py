@@ -256,3 +256,18 @@ async def test_bluegreen_rolled_back_by_a_person_in_the_window(slow_rig: Rig) ->
     assert rig.selector() == {"app": "checkout"}
     assert rig.image() == "checkout:1.4.0"
     assert ("deployments", NS, "checkout-green") not in rig.kube.objects
+
+
+async def test_runbook_restart_and_scale_act_on_the_cluster(rig: Rig) -> None:
+    await rig.h.say(
+        "alice", "/runbook run scale-out service=checkout environment=staging replicas=6"
+    )
+    dep = rig.kube.objects[("deployments", NS, "checkout")]
+    assert dep["spec"]["replicas"] == 6
+    await rig.h.say("alice", "/runbook run restart-deployment service=checkout environment=staging")
+    dep = rig.kube.objects[("deployments", NS, "checkout")]
+    annotations = dep["spec"]["template"]["metadata"].get("annotations", {})
+    assert "kubectl.kubernetes.io/restartedAt" in annotations
+    texts = rig.h.channel.texts()
+    assert any("checkout scaled from 4 to 6 replicas" in t for t in texts), texts
+    assert any(t.startswith("2. Rolling restart of checkout: checkout restarted") for t in texts)

@@ -213,6 +213,54 @@ class KubernetesDeployer:
             else f"Rollback of {name} to {image}: {detail}.",
         )
 
+    # ---- operations (runbook steps) -------------------------------------------------------
+    @writer
+    async def restart(self, action: Action, progress: Progress) -> ExecutionResult:
+        """`kubectl rollout restart`: a new template annotation, so every pod is replaced by
+        the Deployment's own rolling update."""
+        from datetime import UTC, datetime
+
+        name, ns = action.params["service"], self.ns(action)
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        patch = {
+            "spec": {
+                "template": {
+                    "metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}
+                }
+            }
+        }
+        try:
+            dep = await self._call(self._apps.patch_namespaced_deployment, name, ns, patch)
+            await progress(f"Restarting {name} in {ns}: every pod is replaced, a batch at a time.")
+            ok, detail = await self._follow(name, ns, int(dep.metadata.generation), progress)
+        except ApiException as exc:
+            return ExecutionResult(
+                status="failed", summary=f"Restart of {name} refused ({_status(exc)})."
+            )
+        return ExecutionResult(
+            status="succeeded" if ok else "failed",
+            summary=f"{name} restarted ({detail})." if ok else f"Restart of {name}: {detail}.",
+        )
+
+    @writer
+    async def scale(self, action: Action, progress: Progress) -> ExecutionResult:
+        name, ns = action.params["service"], self.ns(action)
+        replicas = int(action.params["replicas"])
+        try:
+            before = int((await self.deployment(name, ns)).spec.replicas or 0)
+            generation = await self._scale(name, ns, replicas)
+            ok, detail = await self._follow(name, ns, generation, progress)
+        except ApiException as exc:
+            return ExecutionResult(
+                status="failed", summary=f"Scaling {name} refused ({_status(exc)})."
+            )
+        return ExecutionResult(
+            status="succeeded" if ok else "failed",
+            summary=f"{name} scaled from {before} to {replicas} replicas ({detail})."
+            if ok
+            else f"Scaling {name} to {replicas}: {detail}.",
+        )
+
     async def _set_paused(self, action: Action, paused: bool) -> None:
         def mutate(dep: Any) -> None:
             dep.spec.paused = paused
