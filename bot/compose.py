@@ -231,6 +231,7 @@ def kubernetes_target(
                 analysis_window_seconds=settings.canary_window_seconds,
                 decision_seconds=settings.canary_decision_seconds,
                 rollback_window_seconds=settings.bluegreen_window_seconds,
+                slo_success_rate=settings.slo_success_rate,
             ),
             clock.now,
         )

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     canary_window_seconds: float = 300.0  # telemetry the judge reads per step
     canary_decision_seconds: float = 900.0  # a marginal verdict waits this long for a person
     bluegreen_window_seconds: float = 600.0  # blue kept (and green watched) after the switch
+    slo_success_rate: float = 0.99  # rolling deploys below it (Prometheus) roll back by themselves
     # Terraform drift. Workspaces: a YAML file (see docs/drift.md); None: the sandbox's own.
     terraform_workspaces: Path | None = None
     terraform_runner: Literal["embedded", "terraform", "tofu"] = "embedded"

@@ -271,3 +271,18 @@ async def test_runbook_restart_and_scale_act_on_the_cluster(rig: Rig) -> None:
     texts = rig.h.channel.texts()
     assert any("checkout scaled from 4 to 6 replicas" in t for t in texts), texts
     assert any(t.startswith("2. Rolling restart of checkout: checkout restarted") for t in texts)
+
+
+async def test_a_rolling_deploy_that_breaches_its_slo_rolls_back(rig: Rig) -> None:
+    rig.prom.bad_versions.add("1.6.0")
+    await rig.h.say("alice", "/deploy checkout 1.6.0 to staging")
+    texts = rig.h.channel.texts()
+    assert any(t.startswith("SLO check of 1.6.0: success rate 89.") for t in texts), texts
+    assert any("Policy allows the automatic deploy.rollback" in t for t in texts)
+    assert texts[-1].startswith(
+        "Failed and rolled back: checkout:1.6.0 failed (SLO breached: success rate"
+    )
+    assert rig.image() == "checkout:1.4.0"
+    await rig.h.say("alice", "/deploy checkout 1.5.0 to staging")
+    assert rig.image() == "checkout:1.5.0"
+    assert any(t.startswith("SLO check of 1.5.0: success rate 99") for t in rig.h.channel.texts())

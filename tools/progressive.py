@@ -37,6 +37,7 @@ class ProgressiveSettings(BaseModel):
     sample_step_seconds: float = 15.0
     decision_seconds: float = 900.0  # a marginal verdict waits this long for a human
     rollback_window_seconds: float = 300.0  # blue kept, and green watched, after the switch
+    slo_success_rate: float = 0.99  # a rolling deploy below this after it finished rolls back
     metrics: tuple[MetricSpec, ...] = DEFAULT_METRICS
 
 
@@ -153,6 +154,37 @@ class Progressive:
 
     def _phase(self, action: Action, **changes: object) -> None:
         self.control.update(action.params["service"], action.params["environment"], **changes)
+
+    async def allowed(self, action: Action, name: str, reason: str, progress: Progress) -> bool:
+        return await self._allowed(action, name, reason, progress)
+
+    async def slo_check(self, action: Action, progress: Progress) -> tuple[bool, str]:
+        """After a rolling deploy: the new version's success rate over the analysis window
+        against the SLO. No data is not a breach here (the rollout itself was healthy); it is
+        said so in the thread."""
+        p, s = action.params, self.settings
+        end = self.now()
+        values = await self.source.metric(
+            "success_rate",
+            p["service"],
+            p["version"],
+            end - timedelta(seconds=s.analysis_window_seconds),
+            end,
+            s.sample_step_seconds,
+        )
+        values = [v for v in values if v == v]  # NaN is no data
+        if not values:
+            await progress(f"No success-rate data for {p['version']} yet; the SLO was not checked.")
+            return True, "no data"
+        rate = sum(values) / len(values)
+        verdict = f"success rate {rate:.2%} against the SLO of {s.slo_success_rate:.2%}"
+        await progress(
+            Reply(
+                kind=ReplyKind.SUCCESS if rate >= s.slo_success_rate else ReplyKind.ERROR,
+                text=f"SLO check of {p['version']}: {verdict}.",
+            )
+        )
+        return rate >= s.slo_success_rate, verdict
 
     # ---- canary ---------------------------------------------------------------------------
     async def canary(

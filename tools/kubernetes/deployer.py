@@ -169,6 +169,17 @@ class KubernetesDeployer:
             generation = await self._set_image(name, ns, name, image)
             await progress(f"Set {name} to {image} (was {before}).")
             ok, detail = await self._follow(name, ns, generation, progress)
+            if ok and self.progressive is not None:
+                healthy, verdict = await self.progressive.slo_check(action, progress)
+                if not healthy:
+                    why = f"SLO breached: {verdict}"
+                    if not await self.progressive.allowed(action, "deploy.rollback", why, progress):
+                        return ExecutionResult(
+                            status="failed",
+                            summary=f"{image}: {why}; policy refused the automatic rollback.",
+                            details={"from": before, "to": image, "serving": image},
+                        )
+                    ok, detail = False, why
             if ok:
                 return ExecutionResult(
                     status="succeeded",
