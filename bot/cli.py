@@ -371,6 +371,14 @@ def slack(
     mode: Annotated[str | None, typer.Option(help="socket (default) or http.")] = None,
     host: Annotated[str | None, typer.Option(help="HTTP mode: address to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="HTTP mode: port.")] = None,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="Also serve the machine webhooks (alerts, PagerDuty, Terraform Cloud run "
+            "tasks) in this process, so approvals clicked in Slack reach the runs waiting here.",
+        ),
+    ] = False,
 ) -> None:
     """Run shipmate in Slack (Socket Mode, or HTTP at /slack/events)."""
     from bot.compose import build
@@ -412,11 +420,24 @@ def slack(
             api_url=settings.slack_api_url,
             usergroups=settings.slack_usergroups,
         )
+        webhooks = None
         try:
             await shipmate.start()
             await door.identity.refresh()
             await shipmate.gate.recover()
             shipmate.schedule("slack", settings.slack_default_channel)
+            if serve:
+                from bot.serve import Server
+
+                webhooks = Server(
+                    shipmate.intake("slack"),
+                    shipmate.tasks,
+                    settings.pagerduty_webhook_secrets,
+                    shipmate.runtasks("slack") if settings.tfc_hmac_keys else None,
+                    settings.tfc_hmac_keys,
+                )
+                bound_hooks = await webhooks.start(settings.serve_host, settings.serve_port)
+                typer.echo(f"webhooks on http://{settings.serve_host}:{bound_hooks}")
             if mode == "http":
                 bound = await door.start_http(
                     host or settings.slack_host, port or settings.slack_port
@@ -431,6 +452,8 @@ def slack(
             await asyncio.Event().wait()
             return 0
         finally:
+            if webhooks is not None:
+                await webhooks.close()
             await door.close()
             await shipmate.close()
 
