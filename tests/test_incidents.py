@@ -355,3 +355,34 @@ async def test_webhook_bad_input_is_refused(rig: Rig) -> None:
             metrics = await resp.text()
     assert 'shipmate_webhooks_total{source="pagerduty",outcome="unsigned"} 2' in metrics
     assert rig.app.desk.open() == []
+
+
+async def test_drift_on_a_service_with_an_open_incident_enters_its_timeline(tmp_path: Path) -> None:
+    from tests.conftest import make_harness
+
+    h = make_harness(tmp_path / "home")
+    try:
+        await h.say("alice", "/incident declare checkout errors sev2 checkout")
+        await h.app.pipeline.publish(
+            "drift.detected",
+            "drift",
+            {
+                "workspace": "shop-aws",
+                "services": ["checkout"],
+                "resources": [{"address": "aws_security_group.web"}],
+            },
+            "drift-1",
+            "shipmate",
+        )
+        await h.app.pipeline.publish(
+            "drift.detected",
+            "drift",
+            {"workspace": "other", "services": ["search"], "resources": []},
+            "drift-2",
+            "shipmate",
+        )
+        texts = [e.text for e in h.app.desk.timeline("INC-1")]
+        assert "Terraform drift in shop-aws: 1 resource(s) changed outside Terraform" in texts
+        assert not any("other" in t for t in texts)
+    finally:
+        await h.app.close()
