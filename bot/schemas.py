@@ -103,6 +103,15 @@ class DriftDetected(Payload):
     seconds: float = 0.0
 
 
+class RunbookStep(Payload):
+    """A runbook step told in its thread, for the incident's timeline."""
+
+    text: str
+    incident: str | None = None
+    services: list[str] = []
+    runbook: str | None = None
+
+
 class AuditAppended(Payload):
     seq: int
     kind: str
@@ -132,6 +141,7 @@ SCHEMAS: dict[str, dict[int, type[Payload]]] = {
     "incident.resolved": {1: IncidentEvent},
     "drift.detected": {1: DriftDetected},
     "drift.checked": {1: DriftDetected},
+    "runbook.step": {1: RunbookStep},
     "audit.appended": {1: AuditAppended},
 }
 

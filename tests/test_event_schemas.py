@@ -110,3 +110,15 @@ def test_events_tail_reads_the_local_log(tmp_path: Path) -> None:
         timeout=60,
     )
     assert bad.returncode == 2 and "Unknown topic" in bad.stderr
+
+
+def test_every_event_type_shipmate_publishes_has_a_schema() -> None:
+    """Kafka consumers pass over unknown types, so a type without a schema would never reach
+    its subscribers in production (the incident timeline, for one)."""
+    import re
+
+    published: set[str] = set()
+    for path in Path(__file__).resolve().parents[1].joinpath("skills").glob("*.py"):
+        published |= set(re.findall(r'publish\(\s*"([a-z]+\.[a-z_]+)"', path.read_text()))
+    published |= {"drift.detected", "drift.checked", "runbook.step"}
+    assert published <= set(SCHEMAS), sorted(published - set(SCHEMAS))
