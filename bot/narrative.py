@@ -5,11 +5,11 @@ dropped. The draft marks the narrative as the model's."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from bot.llm import ToolCaller
 from bot.postmortem import Postmortem
 
 SYSTEM = (
@@ -46,7 +46,7 @@ def facts(pm: Postmortem) -> tuple[str, set[str]]:
     return head + "\n" + "\n".join(lines), refs
 
 
-class Narrator:
+class Narrator(ToolCaller):
     def __init__(
         self,
         *,
@@ -56,35 +56,25 @@ class Narrator:
         timeout: float,
         chat_model: Any = None,
     ) -> None:
-        if chat_model is None:
-            from langchain_openai import ChatOpenAI
-
-            chat_model = ChatOpenAI(
-                model=model,
-                api_key=api_key,
-                base_url=base_url,
-                timeout=timeout,
-                max_retries=1,
-                temperature=0,
-            )
-        self._chat = chat_model
-        self._model = chat_model.bind_tools([Narrative], tool_choice="Narrative")
-        self.model_name = model
-        self.timeout = timeout
+        super().__init__(
+            Narrative,
+            api_key=api_key,
+            base_url=base_url,
+            model=model,
+            timeout=timeout,
+            max_retries=1,
+            chat_model=chat_model,
+        )
 
     async def narrate(self, pm: Postmortem) -> tuple[str | None, int]:
         """The narrative with its citations, and how many sentences were dropped for citing
         nothing that exists (None when none survive)."""
-        from langchain_core.messages import HumanMessage, SystemMessage
-
         text, refs = facts(pm)
-        reply = await asyncio.wait_for(
-            self._model.ainvoke([SystemMessage(SYSTEM), HumanMessage(text)]), self.timeout
-        )
-        calls = getattr(reply, "tool_calls", None) or []
-        if not calls:
+        try:
+            args = await self.call(SYSTEM, text)
+        except ValueError:  # no tool call: no narrative
             return None, 0
-        story = Narrative.model_validate(calls[0].get("args") or {})
+        story = Narrative.model_validate(args)
         kept, dropped = [], 0
         for s in story.sentences:
             cited = [r.strip() for r in s.sources if r.strip()]
@@ -93,8 +83,3 @@ class Narrator:
             else:
                 dropped += 1
         return (" ".join(kept) or None), dropped
-
-    async def close(self) -> None:
-        client = getattr(self._chat, "root_async_client", None)
-        if client is not None:
-            await client.close()

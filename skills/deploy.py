@@ -306,18 +306,8 @@ async def deploy_finished(ctx: SkillContext, action: Action, outcome: Outcome) -
     await ctx.update_parent(_parent(_title(action.summary, action.requester.name), status, kind))
 
 
-class SteerSlots(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    service: str
-    environment: Environment | None = None
-
-    _svc = field_validator("service")(_service)
-
-    @field_validator("environment", mode="before")
-    @classmethod
-    def _env(cls, value: str | None) -> str | None:
-        return normalize_env(value) if value else None
+# Promote and abort name a service and, optionally, its environment, as rollback does.
+SteerSlots = RollbackSlots
 
 
 def _in_flight(ctx: SkillContext, s: SteerSlots, usage: str) -> ActiveRollout:

@@ -5,13 +5,13 @@ falls back to the embedded router."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from typing import Any
 
 import structlog
 from pydantic import BaseModel, Field
 
+from bot.llm import ToolCaller
 from bot.nlu.semantic import INTENTS, Routed, SemanticRouter
 from bot.nlu.slots import SlotFiller
 
@@ -47,7 +47,9 @@ SYSTEM_PROMPT = (
 )
 
 
-class LlmRouter:
+class LlmRouter(ToolCaller):
+    """Intent and slots from an LLM, as one IntentCall (the same skills and Gate run)."""
+
     def __init__(
         self,
         *,
@@ -57,37 +59,17 @@ class LlmRouter:
         timeout: float,
         chat_model: Any = None,
     ) -> None:
-        if chat_model is None:
-            from langchain_openai import ChatOpenAI
-
-            chat_model = ChatOpenAI(
-                model=model,
-                api_key=api_key,
-                base_url=base_url,
-                timeout=timeout,
-                max_retries=0,
-                temperature=0,
-            )
-        self._chat = chat_model
-        self._model = chat_model.bind_tools([IntentCall], tool_choice="IntentCall")
-        self.timeout = timeout
-
-    async def close(self) -> None:
-        client = getattr(self._chat, "root_async_client", None)
-        if client is not None:
-            await client.close()
+        super().__init__(
+            IntentCall,
+            api_key=api_key,
+            base_url=base_url,
+            model=model,
+            timeout=timeout,
+            chat_model=chat_model,
+        )
 
     async def route(self, text: str) -> dict[str, Any]:
-        from langchain_core.messages import HumanMessage, SystemMessage
-
-        reply = await asyncio.wait_for(
-            self._model.ainvoke([SystemMessage(SYSTEM_PROMPT), HumanMessage(text)]), self.timeout
-        )
-        calls = getattr(reply, "tool_calls", None) or []
-        if not calls:
-            raise ValueError("the model called no tool")
-        args: dict[str, Any] = dict(calls[0].get("args") or {})
-        return args
+        return await self.call(SYSTEM_PROMPT, text)
 
 
 class Understanding:

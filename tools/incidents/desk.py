@@ -394,6 +394,15 @@ class IncidentDesk:
             raise ValueError(f"no incident {action.params['incident']}")
         return incident
 
+    async def _mirror(self, incident: Incident, verb: str, call: Awaitable[None]) -> None:
+        """A change mirrored to PagerDuty; its failure goes in the timeline, never stops us."""
+        try:
+            await call
+        except Exception as exc:
+            self.note_timeline(
+                incident.id, "shipmate", "pagerduty", f"PagerDuty {verb} failed: {exc}"
+            )
+
     async def _changed(
         self, action: Action, incident: Incident, text: str, source: str = "command"
     ) -> None:
@@ -413,12 +422,11 @@ class IncidentDesk:
             update={"status": "acknowledged", "acknowledged_at": self._clock.now()}
         )
         if incident.pagerduty_id:
-            try:
-                await self.pager.acknowledge(incident.pagerduty_id, action.requester.name)
-            except Exception as exc:
-                self.note_timeline(
-                    incident.id, "shipmate", "pagerduty", f"PagerDuty ack failed: {exc}"
-                )
+            await self._mirror(
+                incident,
+                "ack",
+                self.pager.acknowledge(incident.pagerduty_id, action.requester.name),
+            )
         await self._changed(action, incident, f"Acknowledged by {action.requester.name}")
         return ExecutionResult(
             status="succeeded",
@@ -452,12 +460,11 @@ class IncidentDesk:
         text = str(action.params["text"])
         self.note_timeline(incident.id, action.requester.name, "command", f"Note: {text}")
         if incident.pagerduty_id:
-            try:
-                await self.pager.note(incident.pagerduty_id, text, action.requester.name)
-            except Exception as exc:
-                self.note_timeline(
-                    incident.id, "shipmate", "pagerduty", f"PagerDuty note failed: {exc}"
-                )
+            await self._mirror(
+                incident,
+                "note",
+                self.pager.note(incident.pagerduty_id, text, action.requester.name),
+            )
         return ExecutionResult(
             status="succeeded",
             summary=f"Noted in {incident.id}'s timeline.",
@@ -493,12 +500,11 @@ class IncidentDesk:
             }
         )
         if incident.pagerduty_id:
-            try:
-                await self.pager.resolve(incident.pagerduty_id, action.requester.name)
-            except Exception as exc:
-                self.note_timeline(
-                    incident.id, "shipmate", "pagerduty", f"PagerDuty resolve failed: {exc}"
-                )
+            await self._mirror(
+                incident,
+                "resolve",
+                self.pager.resolve(incident.pagerduty_id, action.requester.name),
+            )
         await self._changed(action, incident, f"Resolved by {action.requester.name}")
         minutes = (now - incident.declared_at).total_seconds() / 60
         final = (

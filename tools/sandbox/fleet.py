@@ -217,7 +217,7 @@ class SandboxFleet:
         )
         if strategy in ("canary", "bluegreen"):
             if self.progressive is None:
-                self._set(service, env, target_version=None, status="stable")
+                self._settled(service, env)
                 return ExecutionResult(
                     status="failed", summary=f"{strategy} needs canary analysis; nothing changed."
                 )
@@ -227,28 +227,20 @@ class SandboxFleet:
             else:
                 result = await self.progressive.bluegreen(self, action, progress)
             if result.status != "succeeded":  # whatever happened, the old version serves
-                self._set(service, env, target_version=None, new_replicas=0, status="stable")
+                self._settled(service, env)
             return result.model_copy(update={"details": {**result.details, "strategy": strategy}})
         healthy, detail = await self._rolling(row, version, old, progress)
         if not healthy:
             await progress(f"Rolling back {service} in {env} to {old}.")
             await self._clock.sleep(self.step_seconds)
-            self._set(service, env, target_version=None, new_replicas=0, status="stable")
+            self._settled(service, env)
             return ExecutionResult(
                 status="rolled_back",
                 summary=f"{version} failed its health check ({detail}); {service} in {env} is "
                 f"back on {old}, all {row['replicas']} replicas.",
                 details={"from": old, "to": version, "serving": old, "strategy": strategy},
             )
-        self._set(
-            service,
-            env,
-            version=version,
-            previous_version=old,
-            target_version=None,
-            new_replicas=0,
-            status="stable",
-        )
+        self._promoted(service, env, version, old)
         return ExecutionResult(
             status="succeeded",
             summary=f"{service} in {env} is on {version} ({row['replicas']} of {row['replicas']} "
@@ -290,15 +282,7 @@ class SandboxFleet:
         self._set(service, env, status=f"rolling back to {to_version}")
         await progress(f"Rolling back {service} in {env} from {current} to {to_version}.")
         await self._clock.sleep(self.step_seconds)
-        self._set(
-            service,
-            env,
-            version=to_version,
-            previous_version=current,
-            target_version=None,
-            new_replicas=0,
-            status="stable",
-        )
+        self._promoted(service, env, to_version, current)
         h = self.health_of(row, to_version)
         return ExecutionResult(
             status="succeeded",
@@ -418,7 +402,7 @@ class SandboxFleet:
 
     async def canary_abort(self, action: Action, progress: Progress) -> str:
         service, env, _, row = self._p(action)
-        self._set(service, env, target_version=None, new_replicas=0, status="stable")
+        self._settled(service, env)
         return f"{service} in {env} is back on {row['version']}, all {row['replicas']} replicas"
 
     async def green_up(self, action: Action, progress: Progress) -> str:
@@ -440,8 +424,12 @@ class SandboxFleet:
 
     async def green_discard(self, action: Action, progress: Progress) -> str:
         service, env, _, row = self._p(action)
-        self._set(service, env, target_version=None, new_replicas=0, status="stable")
+        self._settled(service, env)
         return f"green is removed and blue ({row['version']}) serves all traffic"
+
+    def _settled(self, service: str, env: str) -> None:
+        """Whatever was under way stopped; the version that serves stays."""
+        self._set(service, env, target_version=None, new_replicas=0, status="stable")
 
     def _promoted(self, service: str, env: str, version: str, old: str) -> None:
         self._set(
